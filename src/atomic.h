@@ -1,0 +1,66 @@
+/*
+ * atomic.h - replace a file atomically, or not at all.
+ *
+ * A new file is written beside its destination under the recognisable name
+ * ".NAME.pycstrip-XXXXXX" (O_TMPFILE + linkat is not used: the temporary
+ * must have a name so that rename(2) can put it in place).  Commit flushes
+ * it (fsync), gives it the mode (and, as root, the owner) of the file it
+ * replaces, renames it over the destination and flushes the directory.
+ * Abort unlinks it.  Between begin and commit/abort the temporary's path is
+ * registered in a small process-wide table so that a signal handler can
+ * unlink it (ps_atomic_unlink_all(), async-signal-safe): the one piece of
+ * global state in the library, as git's lockfile.c keeps its list.
+ *
+ *     struct ps_atomic a;
+ *     if (ps_atomic_begin(&a, "dist/x.whl", &st, &err) < 0) ...
+ *     write(a.fd, ...);
+ *     if (failed) ps_atomic_abort(&a); else ps_atomic_commit(&a, &err);
+ */
+#ifndef PS_ATOMIC_H
+#define PS_ATOMIC_H
+
+#include <sys/stat.h>
+
+#include "error.h"
+
+struct ps_atomic {
+	int fd;           /* open for writing; closed by commit/abort */
+	char *tmp;        /* the temporary's path (owned) */
+	char *dest;       /* the destination's path (owned copy) */
+	mode_t mode;      /* permission bits to give the result */
+	uid_t uid;
+	gid_t gid;
+	int have_owner;   /* set the owner (when like was given) */
+	int slot;         /* index in the signal cleanup table, or -1 */
+};
+
+/*
+ * Creates the temporary beside dest.  like, when not NULL, is the stat of
+ * the file being replaced: the result gets its permission bits and owner;
+ * else the result gets 0666 & ~umask.  Returns 0, or -1 with err set
+ * ("cannot create temporary file in DIR: ...").
+ */
+int ps_atomic_begin(struct ps_atomic *a, const char *dest,
+    const struct stat *like, struct ps_error *err);
+
+/*
+ * fsyncs, sets mode/owner, closes, renames over dest and fsyncs the
+ * directory.  On failure the temporary is removed and dest is untouched.
+ * Returns 0 or -1 with err set.  Either way a is released.
+ */
+int ps_atomic_commit(struct ps_atomic *a, struct ps_error *err);
+
+/* Closes and unlinks the temporary; releases a.  Takes a released a. */
+void ps_atomic_abort(struct ps_atomic *a);
+
+/* Unlinks every registered temporary.  Async-signal-safe. */
+void ps_atomic_unlink_all(void);
+
+/*
+ * Removes stale ".NAME.pycstrip-XXXXXX" files beside dest left by a killed
+ * run (ones older than a minute, so a concurrent run's file is spared).
+ * Best effort; never fails.
+ */
+void ps_atomic_remove_stale(const char *dest);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * error.h - the error record every library call fills on failure.
+ *
+ * Library functions return 0 (or a pointer) on success and -1 (or NULL) on
+ * failure after filling a caller-supplied struct ps_error.  The message is
+ * relative to the target being processed ("cannot open: Permission denied",
+ * "zip: central directory truncated"); the command prefixes "pycstrip: PATH: ".
+ * Setters return -1 so that a failure is one statement:
+ *
+ *     return ps_error_sys(err, errno, "cannot open %s", name);
+ *
+ * A struct ps_error holds no heap memory; it may be copied and need not be
+ * released.
+ */
+#ifndef PS_ERROR_H
+#define PS_ERROR_H
+
+#include <stdarg.h>
+
+enum ps_error_kind {
+	PS_ERR_NONE = 0,
+	PS_ERR_INPUT,  /* bad or hostile input: the target is refused */
+	PS_ERR_SYS,    /* a system call failed (errnum says why) */
+	PS_ERR_NOMEM,  /* out of memory */
+};
+
+struct ps_error {
+	enum ps_error_kind kind;
+	int errnum;      /* errno of a PS_ERR_SYS failure, else 0 */
+	char msg[1024];  /* lower case, no full stop, no target path prefix */
+};
+
+/* Records a bad-input failure; returns -1. */
+int ps_error_input(struct ps_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Records a failed system call: the message is the formatted text followed
+ * by ": " and strerror(errnum).  Returns -1.
+ */
+int ps_error_sys(struct ps_error *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Records an allocation failure; returns -1. */
+int ps_error_nomem(struct ps_error *err);
+
+/* Clears err to "no error". */
+void ps_error_clear(struct ps_error *err);
+
+#endif
