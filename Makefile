@@ -1,5 +1,4 @@
 # pycstrip - non-recursive build.  `make` builds build/pycstrip; see README.
-.POSIX:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
@@ -13,7 +12,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -D_FILE_OFFSET_BITS=64 -Isrc
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -Isrc
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson)
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP

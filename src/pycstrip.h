@@ -38,6 +38,7 @@ struct ps_event {
 	const char *target;  /* the target path as given */
 	const char *name;    /* member or relative path, may be NULL */
 	const char *message; /* warning text, NULL for PS_EV_REMOVED */
+	bool in_archive;     /* name is a member name, not a path below target */
 };
 
 struct ps_options {

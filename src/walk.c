@@ -1,0 +1,504 @@
+#define _GNU_SOURCE
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "match.h"
+
+/*
+ * The walk keeps a stack of frames, one per directory on the current path.
+ * Each frame holds the whole list of its directory's entries, read at once
+ * and then the directory stream closed, so that a frame costs no more than
+ * one descriptor (and none once it is deeper than PS_WALK_MAX_FDS below the
+ * current directory):
+ *
+ *   frames[0]  target      fd  ents: a b c ...   next -> 2
+ *   frames[1]  target/b    fd  ents: __pycache__ x.py   next -> 1
+ *   frames[2]  b/__pycache__ (doomed)  ents: x.cpython-311.pyc
+ *
+ * A doomed frame is a __pycache__ directory (or a directory inside one):
+ * everything in it goes, then the directory itself, by unlinkat() on the
+ * parent's descriptor when the frame is popped.
+ */
+
+struct ent {
+	size_t off;            /* of the name in the frame's names buffer */
+	unsigned char type;    /* d_type */
+};
+
+struct frame {
+	int fd;                /* -1 while closed to bound open descriptors */
+	dev_t dev;
+	ino_t ino;
+	char *names;           /* NUL-terminated names, back to back */
+	struct ent *ents;
+	size_t n, next;
+	size_t pathlen;        /* length of this directory's relative path */
+	size_t namelen;        /* length of its own name at the path's end */
+	bool doomed;           /* __pycache__ or inside one: remove it all */
+	size_t *sorted;        /* entry indexes by name, made on first need */
+	bool child_failed;     /* something below could not be removed */
+};
+
+struct walk {
+	const struct ps_options *opts;
+	struct ps_result *res;
+	struct ps_error *err;
+	struct frame *frames;
+	size_t depth, cap;
+	char *path;            /* relative path of the current entry */
+	size_t pathcap;
+	int fatal;             /* -1 once the walk cannot go on */
+};
+
+static const char *
+ent_name(const struct frame *f, size_t i)
+{
+	return f->names + f->ents[i].off;
+}
+
+/* Reads all entries of the directory open on fd into f. */
+static int
+read_entries(struct walk *w, struct frame *f, int fd)
+{
+	size_t used = 0, cap = 4096, ncap = 64;
+	int dupfd = dup(fd);
+	DIR *d;
+	struct dirent *de;
+
+	if (dupfd < 0)
+		return -1;
+	d = fdopendir(dupfd);
+	if (d == NULL) {
+		close(dupfd);
+		return -1;
+	}
+	f->names = malloc(cap);
+	f->ents = malloc(ncap * sizeof *f->ents);
+	if (f->names == NULL || f->ents == NULL)
+		goto nomem;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' && (len == 1 ||
+		    (len == 2 && de->d_name[1] == '.')))
+			continue;
+		if (used + len + 1 > cap) {
+			char *p;
+
+			while (used + len + 1 > cap)
+				cap *= 2;
+			p = realloc(f->names, cap);
+			if (p == NULL)
+				goto nomem;
+			f->names = p;
+		}
+		if (f->n == ncap) {
+			struct ent *p = realloc(f->ents, 2 * ncap * sizeof *p);
+
+			if (p == NULL)
+				goto nomem;
+			f->ents = p;
+			ncap *= 2;
+		}
+		memcpy(f->names + used, de->d_name, len + 1);
+		f->ents[f->n].off = used;
+		f->ents[f->n].type = de->d_type;
+		f->n++;
+		used += len + 1;
+		errno = 0;
+	}
+	if (errno != 0) {
+		int e = errno;
+
+		closedir(d);
+		errno = e;
+		return -1;
+	}
+	closedir(d);
+	return 0;
+nomem:
+	closedir(d);
+	w->fatal = ps_error_nomem(w->err);
+	errno = ENOMEM;
+	return -1;
+}
+
+/* Makes w->path hold the current directory's path plus "/" name. */
+static int
+set_path(struct walk *w, const struct frame *f, const char *name)
+{
+	size_t nlen = strlen(name);
+	size_t need = f->pathlen + 1 + nlen + 1;
+
+	if (need > w->pathcap) {
+		size_t cap = w->pathcap ? w->pathcap : 256;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(w->path, cap);
+		if (p == NULL)
+			return w->fatal = ps_error_nomem(w->err);
+		w->path = p;
+		w->pathcap = cap;
+	}
+	if (f->pathlen == 0) {
+		memcpy(w->path, name, nlen + 1);
+	} else {
+		w->path[f->pathlen] = '/';
+		memcpy(w->path + f->pathlen + 1, name, nlen + 1);
+	}
+	return 0;
+}
+
+static void
+failure(struct walk *w, const char *what, int errnum)
+{
+	struct ps_error e;
+	size_t i;
+
+	ps_error_sys(&e, errnum, "%s", what);
+	for (i = 0; i < w->depth; i++)
+		w->frames[i].child_failed = true;
+	if (ps_result_failure(w->res, w->opts, w->path, e.msg) < 0)
+		w->fatal = ps_error_nomem(w->err);
+}
+
+static bool
+removing(const struct walk *w)
+{
+	return w->opts->mode == PS_MODE_STRIP;
+}
+
+static int
+cmp_idx(const void *a, const void *b, void *arg)
+{
+	const struct frame *f = arg;
+
+	return strcmp(ent_name(f, *(const size_t *)a),
+	    ent_name(f, *(const size_t *)b));
+}
+
+/*
+ * Returns whether the directory of f has an entry named name[0..len): the
+ * source "X.py" of a legacy "X.pyc".  The index is sorted once, the first
+ * time a directory needs it.
+ */
+static bool
+has_entry(struct walk *w, struct frame *f, const char *name, size_t len)
+{
+	size_t lo = 0, hi = f->n, i;
+	char buf[NAME_MAX + 1];
+
+	if (len == 0 || len > NAME_MAX)
+		return false;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (f->sorted == NULL) {
+		f->sorted = malloc(f->n * sizeof *f->sorted);
+		if (f->sorted == NULL) {
+			w->fatal = ps_error_nomem(w->err);
+			return true;
+		}
+		for (i = 0; i < f->n; i++)
+			f->sorted[i] = i;
+		qsort_r(f->sorted, f->n, sizeof *f->sorted, cmp_idx, f);
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ent_name(f, f->sorted[mid]), buf);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Removes (or counts, in a dry run) the non-directory name in f. */
+static void
+remove_file(struct walk *w, struct frame *f, const char *name)
+{
+	struct stat st;
+	uint64_t size = 0;
+
+	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		size = (uint64_t)st.st_size;
+	else if (errno == ENOENT)
+		return;  /* gone already: nothing to do */
+	if (removing(w) && unlinkat(f->fd, name, 0) < 0) {
+		if (errno != ENOENT)
+			failure(w, "cannot remove", errno);
+		return;
+	}
+	if (ps_result_removed_file(w->res, w->opts, w->path, size) < 0)
+		w->fatal = ps_error_nomem(w->err);
+}
+
+static int
+push(struct walk *w, int fd, const struct stat *st, size_t pathlen,
+    size_t namelen, bool doomed)
+{
+	struct frame *f;
+
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 32;
+		struct frame *p = realloc(w->frames, cap * sizeof *p);
+
+		if (p == NULL) {
+			close(fd);
+			return w->fatal = ps_error_nomem(w->err);
+		}
+		w->frames = p;
+		w->cap = cap;
+	}
+	f = &w->frames[w->depth];
+	memset(f, 0, sizeof *f);
+	f->fd = fd;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->pathlen = pathlen;
+	f->namelen = namelen;
+	f->doomed = doomed;
+	if (read_entries(w, f, fd) < 0) {
+		int e = errno;
+
+		free(f->names);
+		free(f->ents);
+		close(fd);
+		if (w->fatal)
+			return -1;
+		failure(w, "cannot read directory", e);
+		return -1;
+	}
+	w->depth++;
+	/* Keep at most PS_WALK_MAX_FDS descriptors: close the farthest one. */
+	if (w->depth > PS_WALK_MAX_FDS) {
+		struct frame *old = &w->frames[w->depth - 1 - PS_WALK_MAX_FDS];
+
+		if (old->fd >= 0) {
+			close(old->fd);
+			old->fd = -1;
+		}
+	}
+	return 0;
+}
+
+/* Enters the subdirectory name of f (w->path holds its path). */
+static void
+enter(struct walk *w, struct frame *f, const char *name, bool doomed)
+{
+	struct stat before, after;
+	int fd;
+
+	if (fstatat(f->fd, name, &before, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			failure(w, "cannot stat", errno);
+		return;
+	}
+	if (!S_ISDIR(before.st_mode)) {
+		/* Replaced since it was listed: treat it as what it is now. */
+		if (doomed)
+			remove_file(w, f, name);
+		return;
+	}
+	fd = openat(f->fd, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		failure(w, "cannot open directory", errno);
+		return;
+	}
+	if (fstat(fd, &after) < 0 || after.st_dev != before.st_dev ||
+	    after.st_ino != before.st_ino) {
+		/* Swapped between the stat and the open: leave it alone. */
+		close(fd);
+		failure(w, "directory changed during the walk", EAGAIN);
+		return;
+	}
+	(void)push(w, fd, &after, strlen(w->path), strlen(name), doomed);
+}
+
+/* Re-opens the parent of the top frame through "..", checked. */
+static int
+reopen_parent(struct walk *w)
+{
+	struct frame *child = &w->frames[w->depth - 1];
+	struct frame *parent = &w->frames[w->depth - 2];
+	struct stat st;
+	int fd;
+
+	fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return ps_error_sys(w->err, errno, "cannot reopen directory");
+	if (fstat(fd, &st) < 0 || st.st_dev != parent->dev ||
+	    st.st_ino != parent->ino) {
+		close(fd);
+		return ps_error_input(w->err,
+		    "a directory was moved during the walk; stopped");
+	}
+	parent->fd = fd;
+	return 0;
+}
+
+/* Leaves the top frame; removes it when doomed. */
+static void
+pop(struct walk *w)
+{
+	struct frame *f = &w->frames[w->depth - 1];
+	struct frame *parent = w->depth > 1 ? &w->frames[w->depth - 2] : NULL;
+
+	if (parent != NULL && parent->fd < 0 && reopen_parent(w) < 0)
+		w->fatal = -1;
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->names);
+	free(f->ents);
+	free(f->sorted);
+	w->depth--;
+	if (parent == NULL || !f->doomed || w->fatal)
+		return;
+	/* The directory's own path, for messages: w->path up to it. */
+	w->path[f->pathlen] = '\0';
+	if (removing(w) &&
+	    unlinkat(parent->fd, w->path + f->pathlen - f->namelen,
+	    AT_REMOVEDIR) < 0) {
+		if (!(errno == ENOTEMPTY && f->child_failed) && errno != ENOENT)
+			failure(w, "cannot remove directory", errno);
+		return;
+	}
+	ps_result_removed_dir(w->res);
+}
+
+static bool
+is_vcs(const char *name)
+{
+	return strcmp(name, ".git") == 0 || strcmp(name, ".hg") == 0 ||
+	    strcmp(name, ".svn") == 0;
+}
+
+/* Handles entry i of the top frame. */
+static void
+visit(struct walk *w, struct frame *f, size_t i)
+{
+	const char *name = ent_name(f, i);
+	size_t len = strlen(name);
+	unsigned char type = f->ents[i].type;
+	enum ps_bytecode bc;
+
+	if (set_path(w, f, name) < 0)
+		return;
+	if (type == DT_UNKNOWN) {
+		struct stat st;
+
+		if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return;
+		type = S_ISDIR(st.st_mode) ? DT_DIR :
+		    S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+	}
+	if (f->doomed) {
+		if (type == DT_DIR)
+			enter(w, f, name, true);
+		else
+			remove_file(w, f, name);
+		return;
+	}
+	if (w->opts->n_excludes > 0 &&
+	    ps_match_excluded(w->opts->excludes, w->opts->n_excludes, w->path))
+		return;
+	if (type == DT_DIR) {
+		if (is_vcs(name))
+			return;
+		enter(w, f, name, ps_match_is_pycache(name, len));
+		return;
+	}
+	/* A link named __pycache__ goes as a link; a plain file so named is
+	 * not a directory and stays. */
+	if (type == DT_LNK && ps_match_is_pycache(name, len)) {
+		remove_file(w, f, name);
+		return;
+	}
+	bc = ps_match_bytecode(name, len);
+	if (bc == PS_BC_NONE)
+		return;
+	if (bc == PS_BC_FILE && !has_entry(w, f, name,
+	    ps_match_source_len(name, len))) {
+		if (ps_result_sourceless(w->res, w->opts, w->path) < 0) {
+			w->fatal = ps_error_nomem(w->err);
+			return;
+		}
+		if (w->opts->keep_sourceless)
+			return;
+	}
+	remove_file(w, f, name);
+}
+
+int
+ps_walk_tree(const struct ps_options *opts, const char *path,
+    struct ps_result *res, struct ps_error *err)
+{
+	struct walk w = { 0 };
+	struct stat st;
+	int fd, rc = -1;
+
+	w.opts = opts;
+	w.res = res;
+	w.err = err;
+	res->kind = PS_KIND_TREE;
+	/* A directory named on the command line is entered even through a
+	 * symbolic link, as find -H does; links below it never are. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return ps_error_sys(err, errno, "cannot open directory");
+	if (fstat(fd, &st) < 0) {
+		ps_error_sys(err, errno, "cannot stat");
+		close(fd);
+		return -1;
+	}
+	if (set_path(&w, &(struct frame){ 0 }, "") < 0)
+		goto out;
+	if (push(&w, fd, &st, 0, 0, false) < 0) {
+		if (!w.fatal) {
+			ps_error_sys(err, errno, "cannot read directory");
+			w.fatal = -1;
+		}
+		goto out;
+	}
+	/* An entry of the target that is named __pycache__ is removed; the
+	 * target itself, even when it is named so, is not (rm . refuses). */
+	while (w.depth > 0 && !w.fatal) {
+		struct frame *f = &w.frames[w.depth - 1];
+
+		if (f->next == f->n) {
+			pop(&w);
+			continue;
+		}
+		f->next++;
+		visit(&w, f, f->next - 1);
+	}
+	rc = w.fatal ? -1 : 0;
+out:
+	while (w.depth > 0) {
+		struct frame *f = &w.frames[--w.depth];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		free(f->names);
+		free(f->ents);
+		free(f->sorted);
+	}
+	free(w.frames);
+	free(w.path);
+	return rc;
+}
