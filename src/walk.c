@@ -42,7 +42,6 @@ struct frame {
 	size_t pathlen;        /* length of this directory's relative path */
 	size_t namelen;        /* length of its own name at the path's end */
 	bool doomed;           /* __pycache__ or inside one: remove it all */
-	size_t *sorted;        /* entry indexes by name, made on first need */
 	bool child_failed;     /* something below could not be removed */
 };
 
@@ -61,6 +60,13 @@ static const char *
 ent_name(const struct frame *f, size_t i)
 {
 	return f->names + f->ents[i].off;
+}
+
+static int
+cmp_ent(const void *a, const void *b, void *names)
+{
+	return strcmp((const char *)names + ((const struct ent *)a)->off,
+	    (const char *)names + ((const struct ent *)b)->off);
 }
 
 /* Reads all entries of the directory open on fd into f. */
@@ -123,6 +129,9 @@ read_entries(struct walk *w, struct frame *f, int fd)
 		return -1;
 	}
 	closedir(d);
+	/* Sorted: the removed list comes out the same on every run, and the
+	 * source of a legacy .pyc is found by binary search. */
+	qsort_r(f->ents, f->n, sizeof *f->ents, cmp_ent, f->names);
 	return 0;
 nomem:
 	closedir(d);
@@ -178,43 +187,23 @@ removing(const struct walk *w)
 	return w->opts->mode == PS_MODE_STRIP;
 }
 
-static int
-cmp_idx(const void *a, const void *b, void *arg)
-{
-	const struct frame *f = arg;
-
-	return strcmp(ent_name(f, *(const size_t *)a),
-	    ent_name(f, *(const size_t *)b));
-}
-
 /*
  * Returns whether the directory of f has an entry named name[0..len): the
- * source "X.py" of a legacy "X.pyc".  The index is sorted once, the first
- * time a directory needs it.
+ * source "X.py" of a legacy "X.pyc".  Entries are sorted by name.
  */
 static bool
-has_entry(struct walk *w, struct frame *f, const char *name, size_t len)
+has_entry(const struct frame *f, const char *name, size_t len)
 {
-	size_t lo = 0, hi = f->n, i;
+	size_t lo = 0, hi = f->n;
 	char buf[NAME_MAX + 1];
 
 	if (len == 0 || len > NAME_MAX)
 		return false;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
-	if (f->sorted == NULL) {
-		f->sorted = malloc(f->n * sizeof *f->sorted);
-		if (f->sorted == NULL) {
-			w->fatal = ps_error_nomem(w->err);
-			return true;
-		}
-		for (i = 0; i < f->n; i++)
-			f->sorted[i] = i;
-		qsort_r(f->sorted, f->n, sizeof *f->sorted, cmp_idx, f);
-	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(ent_name(f, f->sorted[mid]), buf);
+		int c = strcmp(ent_name(f, mid), buf);
 
 		if (c == 0)
 			return true;
@@ -365,7 +354,6 @@ pop(struct walk *w)
 		close(f->fd);
 	free(f->names);
 	free(f->ents);
-	free(f->sorted);
 	w->depth--;
 	if (parent == NULL || !f->doomed || w->fatal)
 		return;
@@ -432,7 +420,7 @@ visit(struct walk *w, struct frame *f, size_t i)
 	bc = ps_match_bytecode(name, len);
 	if (bc == PS_BC_NONE)
 		return;
-	if (bc == PS_BC_FILE && !has_entry(w, f, name,
+	if (bc == PS_BC_FILE && !has_entry(f, name,
 	    ps_match_source_len(name, len))) {
 		if (ps_result_sourceless(w->res, w->opts, w->path) < 0) {
 			w->fatal = ps_error_nomem(w->err);
@@ -496,8 +484,7 @@ out:
 			close(f->fd);
 		free(f->names);
 		free(f->ents);
-		free(f->sorted);
-	}
+		}
 	free(w.frames);
 	free(w.path);
 	return rc;
