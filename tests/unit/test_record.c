@@ -1,0 +1,273 @@
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+
+static struct ps_record rec;
+static struct ps_error err;
+
+static void
+parse(const char *text)
+{
+	cr_assert_eq(ps_record_parse(&rec, text, strlen(text), &err), 0,
+	    "%s", err.msg);
+}
+
+static char *
+render(void)
+{
+	size_t len;
+	char *out = ps_record_render(&rec, &len);
+	char *s;
+
+	cr_assert_not_null(out);
+	s = strndup(out, len);
+	free(out);
+	return s;
+}
+
+static void
+drop(const char *name)
+{
+	ps_record_drop(&rec, name, strlen(name));
+}
+
+static int
+check(const char *const *names, size_t n)
+{
+	size_t lens[16];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		lens[i] = strlen(names[i]);
+	return ps_record_check(&rec, names, lens, n, &err);
+}
+
+static const char plain[] =
+    "pkg/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n"
+    "pkg/__pycache__/__init__.cpython-311.pyc,sha256=abc,120\n"
+    "pkg-1.0.dist-info/RECORD,,\n";
+
+Test(record, drops_row_of_removed_file)
+{
+	char *s;
+
+	parse(plain);
+	cr_assert_eq(rec.n, 3);
+	drop("pkg/__pycache__/__init__.cpython-311.pyc");
+	s = render();
+	cr_assert_str_eq(s,
+	    "pkg/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n"
+	    "pkg-1.0.dist-info/RECORD,,\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, fields_are_parsed)
+{
+	parse(plain);
+	cr_assert_str_eq(rec.rows[0].path, "pkg/__init__.py");
+	cr_assert_str_eq(rec.rows[0].hash,
+	    "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+	cr_assert_eq(rec.rows[0].size, 0);
+	cr_assert_eq(rec.rows[1].size, 120);
+	cr_assert_str_eq(rec.rows[2].hash, "");
+	cr_assert_eq(rec.rows[2].size, -1);
+	ps_record_release(&rec);
+}
+
+Test(record, quoted_names_keep_their_bytes)
+{
+	static const char text[] =
+	    "\"pkg/a,b.py\",sha256=x,1\n"
+	    "\"pkg/say \"\"hi\"\".py\",sha256=y,2\n"
+	    "\"pkg/__pycache__/a,b.cpython-311.pyc\",sha256=z,3\n";
+	char *s;
+
+	parse(text);
+	cr_assert_str_eq(rec.rows[0].path, "pkg/a,b.py");
+	cr_assert_str_eq(rec.rows[1].path, "pkg/say \"hi\".py");
+	cr_assert_eq(rec.rows[1].size, 2);
+	drop("pkg/__pycache__/a,b.cpython-311.pyc");
+	s = render();
+	cr_assert_str_eq(s,
+	    "\"pkg/a,b.py\",sha256=x,1\n"
+	    "\"pkg/say \"\"hi\"\".py\",sha256=y,2\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, quoted_field_may_hold_a_line_end)
+{
+	parse("\"a\nb.py\",h,1\nc.py,h,2\n");
+	cr_assert_eq(rec.n, 2);
+	cr_assert_str_eq(rec.rows[0].path, "a\nb.py");
+	cr_assert_str_eq(rec.rows[1].path, "c.py");
+	ps_record_release(&rec);
+}
+
+Test(record, crlf_rows_stay_crlf)
+{
+	char *s;
+
+	parse("a.py,h,1\r\nb.pyc,h,2\r\nc.py,h,3\r\n");
+	cr_assert_eq(rec.n, 3);
+	cr_assert_str_eq(rec.rows[1].path, "b.pyc");
+	drop("b.pyc");
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\r\nc.py,h,3\r\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, lone_cr_ends_a_row)
+{
+	parse("a.py,h,1\rb.py,h,2");
+	cr_assert_eq(rec.n, 2);
+	cr_assert_str_eq(rec.rows[1].path, "b.py");
+	ps_record_release(&rec);
+}
+
+Test(record, no_trailing_newline)
+{
+	char *s;
+
+	parse("a.py,h,1\nb.pyc,h,2\nc.py,h,3");
+	cr_assert_eq(rec.n, 3);
+	cr_assert_str_eq(rec.rows[2].path, "c.py");
+	drop("b.pyc");
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\nc.py,h,3");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, dropping_the_unterminated_last_row)
+{
+	char *s;
+
+	parse("a.py,h,1\nb.pyc,h,2");
+	drop("b.pyc");
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, non_ascii_names)
+{
+	char *s;
+
+	parse("pkg/caf\xc3\xa9.py,h,1\npkg/__pycache__/caf\xc3\xa9.cpython-311.pyc,h,2\n");
+	cr_assert_eq(ps_record_find(&rec, "pkg/caf\xc3\xa9.py", strlen("pkg/caf\xc3\xa9.py")), 0);
+	drop("pkg/__pycache__/caf\xc3\xa9.cpython-311.pyc");
+	s = render();
+	cr_assert_str_eq(s, "pkg/caf\xc3\xa9.py,h,1\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, duplicates_are_all_dropped)
+{
+	char *s;
+	const char *names[] = { "a.py", "b.pyc" };
+
+	parse("a.py,h,1\nb.pyc,h,2\nb.pyc,h,2\n");
+	cr_assert_eq(check(names, 2), 0, "%s", err.msg);
+	cr_assert_eq(ps_record_drop(&rec, "b.pyc", 5), 2);
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, backslash_paths_compare_as_slash)
+{
+	const char *names[] = { "pkg/a.py" };
+
+	parse("pkg\\a.py,h,1\n");
+	cr_assert_eq(check(names, 1), 0, "%s", err.msg);
+	ps_record_release(&rec);
+}
+
+Test(record, blank_lines_name_nothing)
+{
+	const char *names[] = { "a.py", "b.py" };
+	char *s;
+
+	parse("a.py,h,1\n\nb.py,h,2\n");
+	cr_assert_eq(check(names, 2), 0, "%s", err.msg);
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\n\nb.py,h,2\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, check_finds_file_missing_from_record)
+{
+	const char *names[] = { "a.py", "b.py", "c.py" };
+
+	parse("a.py,h,1\nb.py,h,2\n");
+	cr_assert_eq(check(names, 3), -1);
+	cr_assert_eq(err.kind, PS_ERR_INPUT);
+	cr_assert_str_eq(err.msg, "RECORD does not list c.py");
+	ps_record_release(&rec);
+}
+
+Test(record, check_finds_row_for_absent_file)
+{
+	const char *names[] = { "a.py" };
+
+	parse("a.py,h,1\nb.py,h,2\n");
+	cr_assert_eq(check(names, 1), -1);
+	cr_assert_str_eq(err.msg, "RECORD lists b.py, which is not in the archive");
+	ps_record_release(&rec);
+}
+
+Test(record, check_ignores_dropped_rows)
+{
+	const char *names[] = { "a.py" };
+
+	parse("a.py,h,1\nb.pyc,h,2\n");
+	drop("b.pyc");
+	cr_assert_eq(check(names, 1), 0, "%s", err.msg);
+	ps_record_release(&rec);
+}
+
+Test(record, check_message_escapes_control_bytes)
+{
+	const char *names[] = { "a\x1b[31m.py" };
+
+	parse("");
+	cr_assert_eq(check(names, 1), -1);
+	cr_assert_str_eq(err.msg, "RECORD does not list a\\x1b[31m.py");
+	ps_record_release(&rec);
+}
+
+Test(record, unterminated_quote_is_refused)
+{
+	cr_assert_eq(ps_record_parse(&rec, "\"a.py,h,1\n", 10, &err), -1);
+	cr_assert_eq(err.kind, PS_ERR_INPUT);
+}
+
+Test(record, empty_record)
+{
+	char *s;
+
+	parse("");
+	cr_assert_eq(rec.n, 0);
+	cr_assert_eq(ps_record_find(&rec, "a", 1), -1);
+	s = render();
+	cr_assert_str_eq(s, "");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, text_after_closing_quote_is_literal)
+{
+	parse("\"a\"b.py,h,1\n");
+	cr_assert_str_eq(rec.rows[0].path, "ab.py");
+	ps_record_release(&rec);
+}
