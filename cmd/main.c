@@ -24,7 +24,7 @@
 
 enum { EXIT_FOUND = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
 enum { OPT_CHECK = 256, OPT_JSON, OPT_KEEP_SOURCELESS, OPT_VERIFY,
-    OPT_LEVEL, OPT_VERSION };
+    OPT_LEVEL, OPT_THREADS, OPT_VERSION };
 
 struct cli {
 	struct ps_options opts;
@@ -55,6 +55,8 @@ static const char usage_text[] =
 "                         and (wheels) RECORD hash\n"
 "  -j, --jobs N           process up to N targets at once (default 1)\n"
 "      --level N          compression level for re-compressed tar archives\n"
+"      --threads N        threads for one target (tree walk, xz/zstd/gzip\n"
+"                         compression); default: one per core\n"
 "  -q, --quiet            print only errors\n"
 "  -v, --verbose          list every removed path\n"
 "      --version          print the version\n"
@@ -248,6 +250,7 @@ parse(struct cli *c, int argc, char **argv, const char ***excludes)
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -301,6 +304,11 @@ parse(struct cli *c, int argc, char **argv, const char ***excludes)
 				return usage_error("invalid --level '%s' "
 				    "(a number from 0 to 22)", optarg);
 			break;
+		case OPT_THREADS:
+			if (parse_int(optarg, 1, 64, &c->opts.threads) < 0)
+				return usage_error("invalid --threads '%s' "
+				    "(a number from 1 to 64)", optarg);
+			break;
 		case 'q':
 			c->verbosity = 0;
 			break;
@@ -353,6 +361,8 @@ main(int argc, char **argv)
 	if (rc >= 0)
 		goto out;
 	c.opts.collect = c.json != NULL;
+	/* Nobody sees removed_bytes with -q and no summary: skip the stats. */
+	c.opts.sizes = c.json != NULL || c.verbosity >= 1;
 	c.opts.on_event = on_event;
 	c.opts.event_ctx = &c;
 	c.results = calloc(c.n_paths, sizeof *c.results);

@@ -50,7 +50,10 @@ struct ps_options {
 	int level;                    /* tar re-compression level, -1 = default */
 	const char *output;           /* -o FILE, archive mode, or NULL */
 	bool collect;                 /* keep the removed list for the summary */
-	int threads;                  /* compressor threads, 0 = all cores */
+	bool sizes;                   /* count removed_bytes in tree strip mode
+	                               * (one fstatat per removed file) */
+	int threads;                  /* worker threads for a tree walk and the
+	                               * compressors; 0 = one per core */
 	/* Optional; called from the worker thread; must be thread safe. */
 	void (*on_event)(void *ctx, const struct ps_event *ev);
 	void *event_ctx;

@@ -33,6 +33,29 @@ ps_strlist_push(struct ps_strlist *l, const char *s)
 	return ps_strlist_pushn(l, s, strlen(s));
 }
 
+int
+ps_strlist_move(struct ps_strlist *to, struct ps_strlist *from)
+{
+	if (from->n == 0)
+		return 0;
+	if (to->n + from->n > to->cap) {
+		size_t cap = to->cap ? to->cap : 16;
+		char **v;
+
+		while (cap < to->n + from->n)
+			cap *= 2;
+		v = realloc(to->v, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		to->v = v;
+		to->cap = cap;
+	}
+	memcpy(to->v + to->n, from->v, from->n * sizeof *from->v);
+	to->n += from->n;
+	from->n = 0;
+	return 0;
+}
+
 void
 ps_strlist_release(struct ps_strlist *l)
 {

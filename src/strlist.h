@@ -20,6 +20,11 @@ struct ps_strlist {
 int ps_strlist_pushn(struct ps_strlist *l, const char *s, size_t len);
 int ps_strlist_push(struct ps_strlist *l, const char *s);
 void ps_strlist_release(struct ps_strlist *l);
+/*
+ * Moves every string of from to the end of to, leaving from empty.
+ * Returns 0, or -1 (ENOMEM; both lists unchanged).
+ */
+int ps_strlist_move(struct ps_strlist *to, struct ps_strlist *from);
 
 struct ps_strset;
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,11 +39,13 @@ struct frame {
 	ino_t ino;
 	char *names;           /* NUL-terminated names, back to back */
 	struct ent *ents;
-	size_t n, next;
+	size_t n, next;        /* entries to visit: [next, n) */
+	size_t all;            /* entries in the directory (for look-ups) */
 	size_t pathlen;        /* length of this directory's relative path */
 	size_t namelen;        /* length of its own name at the path's end */
 	bool doomed;           /* __pycache__ or inside one: remove it all */
 	bool child_failed;     /* something below could not be removed */
+	bool borrowed;         /* fd and entries belong to another walk */
 };
 
 struct walk {
@@ -69,72 +72,77 @@ cmp_ent(const void *a, const void *b, void *names)
 	    (const char *)names + ((const struct ent *)b)->off);
 }
 
-/* Reads all entries of the directory open on fd into f. */
+/* Appends one entry to f; returns -1 when out of memory. */
+static int
+add_entry(struct frame *f, size_t *used, size_t *cap, size_t *ncap,
+    const char *name, unsigned char type)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return 0;
+	if (*used + len + 1 > *cap) {
+		char *p;
+
+		while (*used + len + 1 > *cap)
+			*cap *= 2;
+		p = realloc(f->names, *cap);
+		if (p == NULL)
+			return -1;
+		f->names = p;
+	}
+	if (f->n == *ncap) {
+		struct ent *p = realloc(f->ents, 2 * *ncap * sizeof *p);
+
+		if (p == NULL)
+			return -1;
+		f->ents = p;
+		*ncap *= 2;
+	}
+	memcpy(f->names + *used, name, len + 1);
+	f->ents[f->n].off = *used;
+	f->ents[f->n].type = type;
+	f->n++;
+	*used += len + 1;
+	return 0;
+}
+
+/*
+ * Reads all entries of the directory open on fd into f, with getdents64
+ * straight on the descriptor (no DIR stream, no dup), then sorts them.
+ */
 static int
 read_entries(struct walk *w, struct frame *f, int fd)
 {
 	size_t used = 0, cap = 4096, ncap = 64;
-	int dupfd = dup(fd);
-	DIR *d;
-	struct dirent *de;
+	char buf[32768];
+	ssize_t got;
 
-	if (dupfd < 0)
-		return -1;
-	d = fdopendir(dupfd);
-	if (d == NULL) {
-		close(dupfd);
-		return -1;
-	}
 	f->names = malloc(cap);
 	f->ents = malloc(ncap * sizeof *f->ents);
 	if (f->names == NULL || f->ents == NULL)
 		goto nomem;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
+	while ((got = getdents64(fd, buf, sizeof buf)) > 0) {
+		ssize_t off = 0;
 
-		if (de->d_name[0] == '.' && (len == 1 ||
-		    (len == 2 && de->d_name[1] == '.')))
-			continue;
-		if (used + len + 1 > cap) {
-			char *p;
+		while (off < got) {
+			struct dirent64 *de = (struct dirent64 *)(void *)
+			    (buf + off);
 
-			while (used + len + 1 > cap)
-				cap *= 2;
-			p = realloc(f->names, cap);
-			if (p == NULL)
+			if (add_entry(f, &used, &cap, &ncap, de->d_name,
+			    de->d_type) < 0)
 				goto nomem;
-			f->names = p;
+			off += de->d_reclen;
 		}
-		if (f->n == ncap) {
-			struct ent *p = realloc(f->ents, 2 * ncap * sizeof *p);
-
-			if (p == NULL)
-				goto nomem;
-			f->ents = p;
-			ncap *= 2;
-		}
-		memcpy(f->names + used, de->d_name, len + 1);
-		f->ents[f->n].off = used;
-		f->ents[f->n].type = de->d_type;
-		f->n++;
-		used += len + 1;
-		errno = 0;
 	}
-	if (errno != 0) {
-		int e = errno;
-
-		closedir(d);
-		errno = e;
+	if (got < 0)
 		return -1;
-	}
-	closedir(d);
+	f->all = f->n;
 	/* Sorted: the removed list comes out the same on every run, and the
 	 * source of a legacy .pyc is found by binary search. */
 	qsort_r(f->ents, f->n, sizeof *f->ents, cmp_ent, f->names);
 	return 0;
 nomem:
-	closedir(d);
 	w->fatal = ps_error_nomem(w->err);
 	errno = ENOMEM;
 	return -1;
@@ -194,7 +202,7 @@ removing(const struct walk *w)
 static bool
 has_entry(const struct frame *f, const char *name, size_t len)
 {
-	size_t lo = 0, hi = f->n;
+	size_t lo = 0, hi = f->all;
 	char buf[NAME_MAX + 1];
 
 	if (len == 0 || len > NAME_MAX)
@@ -222,10 +230,13 @@ remove_file(struct walk *w, struct frame *f, const char *name)
 	struct stat st;
 	uint64_t size = 0;
 
-	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		size = (uint64_t)st.st_size;
-	else if (errno == ENOENT)
-		return;  /* gone already: nothing to do */
+	/* The size costs a system call: only when somebody will see it. */
+	if (w->opts->sizes || !removing(w)) {
+		if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			size = (uint64_t)st.st_size;
+		else if (errno == ENOENT)
+			return;  /* gone already: nothing to do */
+	}
 	if (removing(w) && unlinkat(f->fd, name, 0) < 0) {
 		if (errno != ENOENT)
 			failure(w, "cannot remove", errno);
@@ -276,7 +287,7 @@ push(struct walk *w, int fd, const struct stat *st, size_t pathlen,
 	if (w->depth > PS_WALK_MAX_FDS) {
 		struct frame *old = &w->frames[w->depth - 1 - PS_WALK_MAX_FDS];
 
-		if (old->fd >= 0) {
+		if (old->fd >= 0 && !old->borrowed) {
 			close(old->fd);
 			old->fd = -1;
 		}
@@ -350,10 +361,12 @@ pop(struct walk *w)
 
 	if (parent != NULL && parent->fd < 0 && reopen_parent(w) < 0)
 		w->fatal = -1;
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f->names);
-	free(f->ents);
+	if (!f->borrowed) {
+		if (f->fd >= 0)
+			close(f->fd);
+		free(f->names);
+		free(f->ents);
+	}
 	w->depth--;
 	if (parent == NULL || !f->doomed || w->fatal)
 		return;
@@ -432,12 +445,208 @@ visit(struct walk *w, struct frame *f, size_t i)
 	remove_file(w, f, name);
 }
 
+/* Runs the walk until its stack is empty; returns 0 or -1 (w->fatal). */
+static int
+run(struct walk *w)
+{
+	while (w->depth > 0 && !w->fatal) {
+		struct frame *f = &w->frames[w->depth - 1];
+
+		if (f->next == f->n) {
+			pop(w);
+			continue;
+		}
+		f->next++;
+		visit(w, f, f->next - 1);
+	}
+	return w->fatal ? -1 : 0;
+}
+
+static void
+walk_release(struct walk *w)
+{
+	while (w->depth > 0) {
+		struct frame *f = &w->frames[--w->depth];
+
+		if (f->borrowed)
+			continue;
+		if (f->fd >= 0)
+			close(f->fd);
+		free(f->names);
+		free(f->ents);
+	}
+	free(w->frames);
+	free(w->path);
+}
+
+/*
+ * Parallel walk: the target's own entries are cut into jobs -- each
+ * subdirectory one job, each run of other entries one job -- and worker
+ * threads take jobs in turn.  A job walks with a stack of its own whose
+ * bottom frame borrows the target's descriptor and entry list, limited to
+ * the job's range (the whole list stays visible for source look-ups).
+ * Each job fills a result of its own; they are merged in job order, so the
+ * summary is the same as a single thread's.
+ *
+ *   target/   a.pyc b.py | lib/ | src/ | z.pyc
+ *   jobs:     [0]          [1]    [2]    [3]
+ */
+struct job {
+	size_t start, end;
+	struct ps_result part;
+};
+
+struct pool {
+	const struct ps_options *opts;
+	const struct frame *root;
+	struct job *jobs;
+	size_t n_jobs;
+	size_t next;
+	int fatal;
+	struct ps_error err;
+	pthread_mutex_t lock;
+};
+
+static void
+run_job(struct pool *p, struct job *j)
+{
+	struct ps_error err = { 0 };
+	struct walk w = { 0 };
+	struct frame *f;
+
+	w.opts = p->opts;
+	w.res = &j->part;
+	w.err = &err;
+	w.frames = malloc(32 * sizeof *w.frames);
+	if (w.frames == NULL) {
+		w.fatal = ps_error_nomem(&err);
+		goto out;
+	}
+	w.cap = 32;
+	f = &w.frames[0];
+	*f = *p->root;
+	f->borrowed = true;
+	f->next = j->start;
+	f->n = j->end;
+	w.depth = 1;
+	if (set_path(&w, &(struct frame){ 0 }, "") == 0)
+		(void)run(&w);
+out:
+	if (w.fatal) {
+		pthread_mutex_lock(&p->lock);
+		if (!p->fatal) {
+			p->fatal = -1;
+			p->err = err;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	walk_release(&w);
+}
+
+static void *
+pool_worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		size_t i;
+		int stop;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		stop = p->fatal;
+		pthread_mutex_unlock(&p->lock);
+		if (stop || i >= p->n_jobs)
+			return NULL;
+		run_job(p, &p->jobs[i]);
+	}
+}
+
+static size_t
+worker_count(const struct ps_options *opts)
+{
+	long n = opts->threads;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 16 ? 16 : (size_t)n;
+}
+
+/* Moves the lists and counts of part to the end of res. */
+static int
+merge(struct ps_result *res, struct ps_result *part)
+{
+	res->removed_files += part->removed_files;
+	res->removed_dirs += part->removed_dirs;
+	res->removed_bytes += part->removed_bytes;
+	res->found += part->found;
+	if (ps_strlist_move(&res->removed, &part->removed) < 0 ||
+	    ps_strlist_move(&res->sourceless, &part->sourceless) < 0 ||
+	    ps_strlist_move(&res->failures, &part->failures) < 0)
+		return -1;
+	if (part->failed)
+		res->failed = true;
+	return 0;
+}
+
+static int
+walk_parallel(const struct ps_options *opts, const struct frame *root,
+    size_t workers, struct ps_result *res, struct ps_error *err)
+{
+	struct pool p = { 0 };
+	pthread_t tid[16];
+	size_t i, started = 0;
+	int rc = 0;
+
+	p.opts = opts;
+	p.root = root;
+	p.jobs = calloc(root->n, sizeof *p.jobs);
+	if (p.jobs == NULL)
+		return ps_error_nomem(err);
+	for (i = 0; i < root->n; i++) {
+		bool dir = root->ents[i].type == DT_DIR;
+
+		if (p.n_jobs > 0 && !dir &&
+		    root->ents[p.jobs[p.n_jobs - 1].start].type != DT_DIR) {
+			p.jobs[p.n_jobs - 1].end = i + 1;
+			continue;
+		}
+		p.jobs[p.n_jobs].start = i;
+		p.jobs[p.n_jobs].end = i + 1;
+		ps_result_init(&p.jobs[p.n_jobs].part, res->path);
+		p.jobs[p.n_jobs].part.kind = PS_KIND_TREE;
+		p.n_jobs++;
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	if (workers > p.n_jobs)
+		workers = p.n_jobs;
+	for (i = 1; i < workers; i++)
+		if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0)
+			started++;
+	pool_worker(&p);
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (p.fatal) {
+		*err = p.err;
+		rc = -1;
+	}
+	for (i = 0; i < p.n_jobs; i++) {
+		if (rc == 0 && merge(res, &p.jobs[i].part) < 0)
+			rc = ps_error_nomem(err);
+		ps_result_release(&p.jobs[i].part);
+	}
+	pthread_mutex_destroy(&p.lock);
+	free(p.jobs);
+	return rc;
+}
+
 int
 ps_walk_tree(const struct ps_options *opts, const char *path,
     struct ps_result *res, struct ps_error *err)
 {
 	struct walk w = { 0 };
 	struct stat st;
+	size_t workers = worker_count(opts);
 	int fd, rc = -1;
 
 	w.opts = opts;
@@ -465,27 +674,11 @@ ps_walk_tree(const struct ps_options *opts, const char *path,
 	}
 	/* An entry of the target that is named __pycache__ is removed; the
 	 * target itself, even when it is named so, is not (rm . refuses). */
-	while (w.depth > 0 && !w.fatal) {
-		struct frame *f = &w.frames[w.depth - 1];
-
-		if (f->next == f->n) {
-			pop(&w);
-			continue;
-		}
-		f->next++;
-		visit(&w, f, f->next - 1);
-	}
-	rc = w.fatal ? -1 : 0;
+	if (workers > 1 && w.frames[0].n > 1)
+		rc = walk_parallel(opts, &w.frames[0], workers, res, err);
+	else
+		rc = run(&w);
 out:
-	while (w.depth > 0) {
-		struct frame *f = &w.frames[--w.depth];
-
-		if (f->fd >= 0)
-			close(f->fd);
-		free(f->names);
-		free(f->ents);
-		}
-	free(w.frames);
-	free(w.path);
+	walk_release(&w);
 	return rc;
 }
