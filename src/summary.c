@@ -132,8 +132,8 @@ int_or_null(int64_t v)
 static const char *
 kind_name(enum ps_kind k)
 {
-	return k == PS_KIND_TREE ? "tree" : k == PS_KIND_ARCHIVE ?
-	    "archive" : NULL;
+	/* A PATH that is not a directory was to be read as an archive. */
+	return k == PS_KIND_TREE ? "tree" : "archive";
 }
 
 static json_t *

@@ -46,6 +46,7 @@ struct frame {
 	bool doomed;           /* __pycache__ or inside one: remove it all */
 	bool child_failed;     /* something below could not be removed */
 	bool borrowed;         /* fd and entries belong to another walk */
+	bool child_kept;       /* an excluded entry below stays */
 };
 
 struct walk {
@@ -368,8 +369,13 @@ pop(struct walk *w)
 		free(f->ents);
 	}
 	w->depth--;
+	/* Popped frames keep their flags: f still points at them. */
 	if (parent == NULL || !f->doomed || w->fatal)
 		return;
+	if (f->child_kept) {
+		parent->child_kept = true;
+		return;
+	}
 	/* The directory's own path, for messages: w->path up to it. */
 	w->path[f->pathlen] = '\0';
 	if (removing(w) &&
@@ -409,6 +415,15 @@ visit(struct walk *w, struct frame *f, size_t i)
 		    S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
 	}
 	if (f->doomed) {
+		if (w->opts->n_excludes > 0 && ps_match_excluded(
+		    w->opts->excludes, w->opts->n_excludes, w->path)) {
+			size_t k;
+
+			/* It stays, and so do the directories that hold it. */
+			for (k = 0; k < w->depth; k++)
+				w->frames[k].child_kept = true;
+			return;
+		}
 		if (type == DT_DIR)
 			enter(w, f, name, true);
 		else
