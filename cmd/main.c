@@ -110,8 +110,11 @@ on_event(void *ctx, const struct ps_event *ev)
 	if (ev->kind == PS_EV_REMOVED) {
 		verb = c->opts.mode == PS_MODE_STRIP ? "removed" :
 		    "would remove";
+		size_t tlen = strlen(ev->target);
+
 		fprintf(stderr, "%s %s%s%s\n", verb, ev->target,
-		    ev->in_archive ? ": " : "/", ev->name);
+		    ev->in_archive ? ": " : tlen > 0 &&
+		    ev->target[tlen - 1] == '/' ? "" : "/", ev->name);
 	} else {
 		fprintf(stderr, "pycstrip: warning: %s%s%s: %s\n", ev->target,
 		    ev->name ? ": " : "", ev->name ? ev->name : "",

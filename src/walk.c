@@ -183,7 +183,10 @@ failure(struct walk *w, const char *what, int errnum)
 	struct ps_error e;
 	size_t i;
 
-	ps_error_sys(&e, errnum, "%s", what);
+	if (errnum != 0)
+		ps_error_sys(&e, errnum, "%s", what);
+	else
+		ps_error_input(&e, "%s", what);
 	for (i = 0; i < w->depth; i++)
 		w->frames[i].child_failed = true;
 	if (ps_result_failure(w->res, w->opts, w->path, e.msg) < 0)
@@ -324,7 +327,7 @@ enter(struct walk *w, struct frame *f, const char *name, bool doomed)
 	    after.st_ino != before.st_ino) {
 		/* Swapped between the stat and the open: leave it alone. */
 		close(fd);
-		failure(w, "directory changed during the walk", EAGAIN);
+		failure(w, "directory changed during the walk; left alone", 0);
 		return;
 	}
 	(void)push(w, fd, &after, strlen(w->path), strlen(name), doomed);
