@@ -1,18 +1,1878 @@
+#define _GNU_SOURCE
 #include "zip.h"
 
-/* Placeholder until the zip rewriter lands: recognises nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "archive.h"
+#include "atomic.h"
+#include "match.h"
+#include "record.h"
+#include "sha256.h"
+
+/*
+ * The shape of a zip file (APPNOTE.TXT 4.3.6), and what pycstrip makes of
+ * it:
+ *
+ *   [prefix]                 kept as is (zipapp shebang, SFX stub)
+ *   local header 1 + data 1  kept: copied raw; removed: skipped
+ *   [data descriptor 1]      dropped; CRC and sizes go in the local header
+ *   ...
+ *   central directory        rewritten: kept entries, new offsets
+ *   [zip64 end record]       written only when a field needs it
+ *   [zip64 end locator]
+ *   end record + comment     rewritten; the comment kept byte for byte
+ *
+ * Offsets inside the file are "absolute": a prefix that was glued on in
+ * front of an archive whose offsets count from its own start (as
+ * `cat stub x.zip` makes) is found from where the central directory really
+ * is, as Info-ZIP and Python do, and the output's offsets count from the
+ * start of the file.
+ */
+
+/* APPNOTE 4.3.7, 4.3.9, 4.3.12, 4.3.14-4.3.16: record signatures. */
+#define SIG_LOCAL   0x04034b50u
+#define SIG_DD      0x08074b50u
+#define SIG_CENTRAL 0x02014b50u
+#define SIG_EOCD64  0x06064b50u
+#define SIG_LOC64   0x07064b50u
+#define SIG_EOCD    0x06054b50u
+
+#define LOCAL_LEN   30
+#define CENTRAL_LEN 46
+#define EOCD_LEN    22
+#define EOCD64_LEN  56
+#define LOC64_LEN   20
+#define MAX_COMMENT 65535
+
+/* APPNOTE 4.4.4: general purpose bit flags. */
+#define FLAG_ENCRYPTED 0x0001u
+#define FLAG_DEFLATE_OPTS 0x0006u
+#define FLAG_DD        0x0008u
+#define FLAG_STRONG    0x0040u
+#define FLAG_MASKED    0x2000u
+
+/* APPNOTE 4.5.3: the zip64 extended information extra field. */
+#define EXTRA_ZIP64 0x0001u
+#define U32_MAX 0xffffffffu
+#define U16_MAX 0xffffu
+
+#define METHOD_STORED  0
+#define METHOD_DEFLATE 8
+
+#define COPY_BUF (1u << 20)
+/* z->scratch: a local header with the longest name and extra field, then
+ * room for a rebuilt extra field (the old one plus a zip64 field). */
+#define SCRATCH_X   (LOCAL_LEN + 2 * 65535 + 2)
+#define SCRATCH_LEN (SCRATCH_X + 65535 + 64)
+/* A RECORD bigger than this is refused rather than read into memory. */
+#define MAX_RECORD (256u << 20)
+
+enum fate { KEEP = 0, REMOVE, DROP_SIGNATURE };
+
+struct entry {
+	uint64_t offset;      /* local header, absolute */
+	uint64_t csize, usize;
+	uint64_t data;        /* compressed data, absolute (checked entries) */
+	uint64_t end;         /* after the data and any data descriptor */
+	uint64_t limit;       /* where the next entry or the directory starts */
+	uint64_t new_offset;
+	size_t cd;            /* this entry's header in z->cd */
+	const char *name;     /* NUL-terminated copy */
+	uint32_t name_len;
+	uint32_t crc;
+	uint16_t flags, method;
+	uint16_t local_len;   /* 30 + name + extra of the local header - 30 */
+	unsigned char fate;
+	bool is_dir;
+	bool dd;              /* followed by a data descriptor */
+	bool checked;
+};
+
+struct ps_zip {
+	int fd;
+	uint64_t size;
+	uint64_t eocd;           /* end record */
+	uint64_t cd_start, cd_size;
+	bool zip64;
+	uint64_t prefix;         /* bytes before the first local header */
+	unsigned char *cd;       /* the central directory as read */
+	unsigned char comment[MAX_COMMENT];
+	uint16_t comment_len;
+	struct entry *e;
+	size_t n;
+	size_t *order;           /* entry indices by offset */
+	char *names;             /* NUL-terminated names */
+	size_t *table;           /* by name without "./": index + 1 */
+	size_t table_cap;
+	unsigned char *scratch;  /* LOCAL_LEN + 2 * 65535 */
+};
+
+/* ------------------------------------------------------------------ */
+/* little endian fields */
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void
+put16(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	put16(p, v & 0xffff);
+	put16(p + 2, v >> 16);
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ------------------------------------------------------------------ */
+/* messages */
+
+/*
+ * A member name for a message: control bytes and invalid UTF-8 as "\xNN",
+ * long names cut.  Returns out.
+ */
+static const char *
+shown(const char *s, size_t len, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < len && o + 8 < size) {
+		size_t n = 1;
+
+		if (u[i] >= 0xc2 && u[i] <= 0xf4) {
+			size_t need = u[i] >= 0xf0 ? 4 : u[i] >= 0xe0 ? 3 : 2;
+			size_t k;
+
+			for (k = 1; k < need && i + k < len &&
+			    (u[i + k] & 0xc0) == 0x80; k++)
+				;
+			n = k == need ? need : 0;
+		} else if (u[i] < 0x20 || u[i] >= 0x7f) {
+			n = 0;
+		}
+		if (n == 0) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[u[i] >> 4];
+			out[o++] = hex[u[i] & 15];
+			i++;
+		} else {
+			memcpy(out + o, u + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	if (i < len) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+#define NAMEBUF 256
+#define NAME(e, buf) shown((e)->name, (e)->name_len, (buf), sizeof (buf))
+
+/* ------------------------------------------------------------------ */
+/* reading */
+
+/*
+ * Reads exactly n bytes at off.  Returns 0, or -1 with err set: a short
+ * read means the file ended (or shrank) early.
+ */
+static int
+read_at(int fd, void *buf, size_t n, uint64_t off, struct ps_error *err)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return ps_error_sys(err, errno, "cannot read");
+		if (r == 0)
+			return ps_error_input(err, "zip: file truncated");
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Finds the end record (APPNOTE 4.3.16) in the last 64 KiB + 22 bytes.
+ * The good one ends the file exactly: its comment length reaches the last
+ * byte.  Returns 1 with *pos set, 0 when there is no end record at all,
+ * -1 with err set for an end record that does not end the file or is
+ * ambiguous.
+ */
+static int
+find_eocd(int fd, uint64_t size, uint64_t *pos, struct ps_error *err)
+{
+	size_t tail = size < MAX_COMMENT + EOCD_LEN ? (size_t)size :
+	    MAX_COMMENT + EOCD_LEN;
+	unsigned char *buf;
+	size_t i, exact = 0, n_exact = 0, loose = SIZE_MAX;
+	int rc = -1;
+
+	if (size < EOCD_LEN)
+		return 0;
+	buf = malloc(tail);
+	if (buf == NULL)
+		return ps_error_nomem(err);
+	if (read_at(fd, buf, tail, size - tail, err) < 0)
+		goto out;
+	for (i = tail - EOCD_LEN + 1; i-- > 0;) {
+		if (get32(buf + i) != SIG_EOCD)
+			continue;
+		if (i + EOCD_LEN + get16(buf + i + 20) == tail) {
+			if (n_exact++ == 0)
+				exact = i;
+		} else if (loose == SIZE_MAX) {
+			loose = i;
+		}
+	}
+	if (n_exact == 1) {
+		*pos = size - tail + exact;
+		rc = 1;
+	} else if (n_exact > 1) {
+		rc = ps_error_input(err,
+		    "zip: the archive comment holds another end record");
+	} else if (loose != SIZE_MAX) {
+		uint64_t end = loose + EOCD_LEN + get16(buf + loose + 20);
+
+		if (end > tail)
+			rc = ps_error_input(err,
+			    "zip: archive comment runs past the end of the file");
+		else
+			rc = ps_error_input(err,
+			    "zip: %llu bytes after the end record",
+			    (unsigned long long)(tail - end));
+	} else {
+		rc = 0;
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+/* Whether the first bytes are those of a tar or a compressed stream. */
+static bool
+looks_like_other(int fd, uint64_t size)
+{
+	unsigned char h[512];
+	struct ps_error err;
+	size_t n = size < sizeof h ? (size_t)size : sizeof h;
+
+	if (n < 6 || read_at(fd, h, n, 0, &err) < 0)
+		return false;
+	if (h[0] == 0x1f && h[1] == 0x8b)
+		return true;  /* gzip */
+	if (memcmp(h, "BZh", 3) == 0)
+		return true;
+	if (memcmp(h, "\xfd" "7zXZ\0", 6) == 0)
+		return true;
+	if (memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0)
+		return true;  /* zstd */
+	if (n >= 262 && memcmp(h + 257, "ustar", 5) == 0)
+		return true;
+	return false;
+}
+
 bool
 ps_zip_detect(int fd, off_t size)
 {
-	(void)fd;
-	(void)size;
-	return false;
+	struct ps_error err;
+	uint64_t pos;
+	int r;
+
+	if (size < EOCD_LEN)
+		return false;
+	r = find_eocd(fd, (uint64_t)size, &pos, &err);
+	if (r > 0)
+		return true;
+	/*
+	 * An end record that does not end the file: a damaged zip, unless the
+	 * file is a tar (or a compressed stream) that merely holds a zip near
+	 * its end.
+	 */
+	return r < 0 && err.kind == PS_ERR_INPUT &&
+	    !looks_like_other(fd, (uint64_t)size);
 }
+
+/*
+ * Walks the extra field at p (len bytes).  Returns 0, or -1 when it is
+ * malformed or holds two zip64 fields.  *z64 / *z64_len: the zip64 field's
+ * data, or NULL.
+ */
+static int
+scan_extra(const unsigned char *p, size_t len, const unsigned char **z64,
+    size_t *z64_len)
+{
+	size_t i = 0;
+
+	*z64 = NULL;
+	*z64_len = 0;
+	while (i < len) {
+		uint16_t id, sz;
+
+		if (len - i < 4)
+			return -1;
+		id = get16(p + i);
+		sz = get16(p + i + 2);
+		if (sz > len - i - 4)
+			return -1;
+		if (id == EXTRA_ZIP64) {
+			if (*z64 != NULL)
+				return -1;
+			*z64 = p + i + 4;
+			*z64_len = sz;
+		}
+		i += 4 + (size_t)sz;
+	}
+	return 0;
+}
+
+static uint64_t
+hash_name(const char *k, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The entry whose name without "./" is key (a file, unless dirs), or -1. */
+static ssize_t
+lookup(const struct ps_zip *z, const char *key, size_t len, bool dirs)
+{
+	size_t s = (size_t)hash_name(key, len) & (z->table_cap - 1);
+
+	for (; z->table[s] != 0; s = (s + 1) & (z->table_cap - 1)) {
+		const struct entry *e = &z->e[z->table[s] - 1];
+		const char *k = ps_match_strip_dot(e->name);
+		size_t klen = e->name_len - (size_t)(k - e->name);
+
+		if (klen == len && memcmp(k, key, len) == 0 &&
+		    (dirs || !e->is_dir))
+			return (ssize_t)(z->table[s] - 1);
+	}
+	return -1;
+}
+
+static int
+index_names(struct ps_zip *z, struct ps_error *err)
+{
+	size_t cap = 64, i;
+	char buf[NAMEBUF];
+
+	while (cap < z->n * 2 + 2)
+		cap *= 2;
+	z->table = calloc(cap, sizeof *z->table);
+	if (z->table == NULL)
+		return ps_error_nomem(err);
+	z->table_cap = cap;
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+		const char *k = ps_match_strip_dot(e->name);
+		size_t klen = e->name_len - (size_t)(k - e->name);
+		size_t s = (size_t)hash_name(k, klen) & (cap - 1);
+
+		for (; z->table[s] != 0; s = (s + 1) & (cap - 1)) {
+			const struct entry *o = &z->e[z->table[s] - 1];
+
+			if (o->name_len == e->name_len &&
+			    memcmp(o->name, e->name, e->name_len) == 0)
+				return ps_error_input(err,
+				    "zip: duplicate name %s", NAME(e, buf));
+		}
+		z->table[s] = i + 1;
+	}
+	return 0;
+}
+
+struct by_offset {
+	uint64_t offset;
+	size_t index;
+};
+
+static int
+cmp_offset(const void *a, const void *b)
+{
+	const struct by_offset *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Sorts the entries by offset, refuses two at one offset, sets limits. */
+static int
+sort_entries(struct ps_zip *z, struct ps_error *err)
+{
+	struct by_offset *v;
+	size_t i;
+	char b1[NAMEBUF], b2[NAMEBUF];
+	int rc = -1;
+
+	z->order = malloc((z->n + 1) * sizeof *z->order);
+	v = malloc((z->n + 1) * sizeof *v);
+	if (z->order == NULL || v == NULL) {
+		ps_error_nomem(err);
+		goto out;
+	}
+	for (i = 0; i < z->n; i++) {
+		v[i].offset = z->e[i].offset;
+		v[i].index = i;
+	}
+	qsort(v, z->n, sizeof *v, cmp_offset);
+	for (i = 0; i < z->n; i++) {
+		struct entry *e = &z->e[v[i].index];
+
+		z->order[i] = v[i].index;
+		e->limit = i + 1 < z->n ? v[i + 1].offset : z->cd_start;
+		if (e->limit - e->offset < LOCAL_LEN + (uint64_t)e->name_len) {
+			const struct entry *o = &z->e[v[i + 1].index];
+
+			ps_error_input(err, "zip: entries %s and %s overlap",
+			    NAME(e, b1), NAME(o, b2));
+			goto out;
+		}
+	}
+	z->prefix = z->n > 0 ? v[0].offset : z->cd_start;
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+/* Reads and checks the central directory (APPNOTE 4.3.12). */
+static int
+read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
+    struct ps_error *err)
+{
+	size_t off = 0, i, names_len = 0;
+	char *np;
+
+	if (z->cd_size / CENTRAL_LEN < count)
+		return ps_error_input(err,
+		    "zip: central directory too small for %llu entries",
+		    (unsigned long long)count);
+	z->cd = malloc(z->cd_size ? (size_t)z->cd_size : 1);
+	z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
+	if (z->cd == NULL || z->e == NULL)
+		return ps_error_nomem(err);
+	if (read_at(z->fd, z->cd, (size_t)z->cd_size, z->cd_start, err) < 0)
+		return -1;
+	z->n = (size_t)count;
+	for (i = 0; i < z->n; i++) {
+		struct entry *e = &z->e[i];
+		const unsigned char *p = z->cd + off;
+		const unsigned char *z64;
+		size_t nlen, xlen, clen, z64_len, k = 0;
+		uint64_t offset;
+		uint32_t disk;
+
+		if (z->cd_size - off < CENTRAL_LEN || get32(p) != SIG_CENTRAL)
+			return ps_error_input(err,
+			    "zip: central directory entry %zu is damaged", i + 1);
+		nlen = get16(p + 28);
+		xlen = get16(p + 30);
+		clen = get16(p + 32);
+		if (z->cd_size - off - CENTRAL_LEN < nlen + xlen + clen)
+			return ps_error_input(err,
+			    "zip: central directory entry %zu runs past the "
+			    "directory", i + 1);
+		e->cd = off;
+		e->flags = get16(p + 8);
+		e->method = get16(p + 10);
+		e->crc = get32(p + 16);
+		e->csize = get32(p + 20);
+		e->usize = get32(p + 24);
+		e->name_len = (uint32_t)nlen;
+		disk = get16(p + 34);
+		offset = get32(p + 42);
+		if (memchr(p + CENTRAL_LEN, '\0', nlen) != NULL)
+			return ps_error_input(err,
+			    "zip: central directory entry %zu has a NUL byte "
+			    "in its name", i + 1);
+		if (e->flags & FLAG_MASKED)
+			return ps_error_input(err,
+			    "zip: encrypted central directory not supported");
+		if (scan_extra(p + CENTRAL_LEN + nlen, xlen, &z64, &z64_len) < 0)
+			return ps_error_input(err,
+			    "zip: central directory entry %zu has a malformed "
+			    "extra field", i + 1);
+		/* APPNOTE 4.5.3: only the fields that overflowed, in order. */
+		if (e->usize == U32_MAX) {
+			if (z64_len < k + 8)
+				goto no_z64;
+			e->usize = get64(z64 + k);
+			k += 8;
+		}
+		if (e->csize == U32_MAX) {
+			if (z64_len < k + 8)
+				goto no_z64;
+			e->csize = get64(z64 + k);
+			k += 8;
+		}
+		if (offset == U32_MAX) {
+			if (z64_len < k + 8)
+				goto no_z64;
+			offset = get64(z64 + k);
+			k += 8;
+		}
+		if (disk == U16_MAX) {
+			if (z64_len < k + 4)
+				goto no_z64;
+			disk = get32(z64 + k);
+		}
+		if (disk != 0)
+			return ps_error_input(err,
+			    "zip: multi-disk archives are not supported");
+		if (offset > z->cd_start - delta)
+			return ps_error_input(err,
+			    "zip: central directory entry %zu points past the "
+			    "directory", i + 1);
+		e->offset = offset + delta;
+		e->is_dir = nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '/';
+		names_len += nlen + 1;
+		off += CENTRAL_LEN + nlen + xlen + clen;
+		continue;
+no_z64:
+		return ps_error_input(err,
+		    "zip: central directory entry %zu lacks its zip64 field",
+		    i + 1);
+	}
+	if (off != z->cd_size)
+		return ps_error_input(err,
+		    "zip: central directory holds %llu bytes more than its "
+		    "%zu entries", (unsigned long long)(z->cd_size - off), z->n);
+	z->names = malloc(names_len + 1);
+	if (z->names == NULL)
+		return ps_error_nomem(err);
+	np = z->names;
+	for (i = 0; i < z->n; i++) {
+		struct entry *e = &z->e[i];
+
+		memcpy(np, z->cd + e->cd + CENTRAL_LEN, e->name_len);
+		np[e->name_len] = '\0';
+		e->name = np;
+		np += e->name_len + 1;
+	}
+	return 0;
+}
+
+int
+ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
+{
+	struct ps_zip *z = calloc(1, sizeof *z);
+	unsigned char r[EOCD64_LEN];
+	uint64_t count, cd_off, cd_end, delta, loc64_off = 0;
+	int found;
+
+	*zp = NULL;
+	if (z == NULL)
+		return ps_error_nomem(err);
+	z->fd = fd;
+	z->size = size;
+	found = find_eocd(fd, size, &z->eocd, err);
+	if (found <= 0) {
+		if (found == 0)
+			ps_error_input(err, "zip: no end of central directory "
+			    "record");
+		goto fail;
+	}
+	if (read_at(fd, r, EOCD_LEN, z->eocd, err) < 0)
+		goto fail;
+	count = get16(r + 10);
+	z->cd_size = get32(r + 12);
+	cd_off = get32(r + 16);
+	z->comment_len = get16(r + 20);
+	if (get16(r + 8) != get16(r + 10) ||
+	    (get16(r + 4) != 0 && get16(r + 4) != U16_MAX) ||
+	    (get16(r + 6) != 0 && get16(r + 6) != U16_MAX)) {
+		ps_error_input(err, "zip: multi-disk archives are not supported");
+		goto fail;
+	}
+	if (read_at(fd, z->comment, z->comment_len, z->eocd + EOCD_LEN,
+	    err) < 0)
+		goto fail;
+	cd_end = z->eocd;
+	/* APPNOTE 4.3.15: a zip64 locator just before the end record. */
+	if (z->eocd >= LOC64_LEN + EOCD64_LEN) {
+		if (read_at(fd, r, LOC64_LEN, z->eocd - LOC64_LEN, err) < 0)
+			goto fail;
+		if (get32(r) == SIG_LOC64) {
+			z->zip64 = true;
+			loc64_off = get64(r + 8);
+			if (get32(r + 4) != 0 || get32(r + 16) > 1) {
+				ps_error_input(err, "zip: multi-disk archives "
+				    "are not supported");
+				goto fail;
+			}
+		}
+	}
+	if (z->zip64) {
+		uint64_t c64, s64, o64;
+
+		cd_end = z->eocd - LOC64_LEN - EOCD64_LEN;
+		if (read_at(fd, r, EOCD64_LEN, cd_end, err) < 0)
+			goto fail;
+		if (get32(r) != SIG_EOCD64) {
+			ps_error_input(err, "zip: zip64 end record missing");
+			goto fail;
+		}
+		if (get64(r + 4) != EOCD64_LEN - 12) {
+			ps_error_input(err, "zip: zip64 end record with "
+			    "extensible data not supported");
+			goto fail;
+		}
+		c64 = get64(r + 32);
+		s64 = get64(r + 40);
+		o64 = get64(r + 48);
+		if (get32(r + 16) != 0 || get32(r + 20) != 0 ||
+		    get64(r + 24) != c64) {
+			ps_error_input(err, "zip: multi-disk archives are not "
+			    "supported");
+			goto fail;
+		}
+		/* The 16- and 32-bit fields hold the value or all ones. */
+		if ((count != U16_MAX && count != c64) ||
+		    (z->cd_size != U32_MAX && z->cd_size != s64) ||
+		    (cd_off != U32_MAX && cd_off != o64)) {
+			ps_error_input(err, "zip: end record and zip64 end "
+			    "record disagree");
+			goto fail;
+		}
+		count = c64;
+		z->cd_size = s64;
+		cd_off = o64;
+	}
+	if (z->cd_size > cd_end || cd_off > cd_end - z->cd_size) {
+		ps_error_input(err, "zip: central directory runs past the "
+		    "end record");
+		goto fail;
+	}
+	z->cd_start = cd_end - z->cd_size;
+	delta = z->cd_start - cd_off;
+	if (z->zip64 && loc64_off + delta != cd_end) {
+		ps_error_input(err, "zip: zip64 locator points to the wrong "
+		    "place");
+		goto fail;
+	}
+	if (read_central(z, count, delta, err) < 0 ||
+	    index_names(z, err) < 0 || sort_entries(z, err) < 0)
+		goto fail;
+	z->scratch = malloc(SCRATCH_LEN);
+	if (z->scratch == NULL) {
+		ps_error_nomem(err);
+		goto fail;
+	}
+	*zp = z;
+	return 0;
+fail:
+	ps_zip_free(z);
+	return -1;
+}
+
+void
+ps_zip_free(struct ps_zip *z)
+{
+	if (z == NULL)
+		return;
+	free(z->cd);
+	free(z->e);
+	free(z->order);
+	free(z->names);
+	free(z->table);
+	free(z->scratch);
+	free(z);
+}
+
+size_t
+ps_zip_count(const struct ps_zip *z)
+{
+	return z->n;
+}
+
+const char *
+ps_zip_name(const struct ps_zip *z, size_t i)
+{
+	return z->e[i].name;
+}
+
+uint64_t
+ps_zip_prefix(const struct ps_zip *z)
+{
+	return z->prefix;
+}
+
+/*
+ * Matches a data descriptor (APPNOTE 4.3.9) at p (avail bytes) against the
+ * central values: with or without its signature, 4- or 8-byte sizes
+ * (zip64 first when the local header has a zip64 field).  Returns its
+ * length, or 0.
+ */
+static size_t
+match_dd(const struct entry *e, const unsigned char *p, size_t avail,
+    bool z64)
+{
+	struct shape { size_t sig, wide; };
+	static const struct shape order64[] = {
+		{ 4, 8 }, { 4, 4 }, { 0, 8 }, { 0, 4 },
+	}, order32[] = {
+		{ 4, 4 }, { 4, 8 }, { 0, 4 }, { 0, 8 },
+	};
+	const struct shape *o = z64 ? order64 : order32;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		size_t s = o[i].sig, w = o[i].wide, len = s + 4 + 2 * w;
+		uint64_t cs, us;
+
+		if (len > avail || (s && get32(p) != SIG_DD))
+			continue;
+		cs = w == 8 ? get64(p + s + 4) : get32(p + s + 4);
+		us = w == 8 ? get64(p + s + 4 + w) : get32(p + s + 4 + w);
+		if (get32(p + s) == e->crc && cs == e->csize && us == e->usize)
+			return len;
+	}
+	return 0;
+}
+
+/*
+ * Reads entry i's local header (APPNOTE 4.3.7) and checks it against the
+ * central directory: same name, method and flags; same CRC and sizes
+ * unless a data descriptor follows (then the descriptor must agree); data
+ * and descriptor within the space before the next entry.
+ */
+int
+ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
+{
+	struct entry *e = &z->e[i];
+	unsigned char *h = z->scratch;
+	uint64_t avail = e->limit - e->offset;
+	size_t want = LOCAL_LEN + e->name_len + 128, need;
+	size_t nlen, xlen, z64_len;
+	const unsigned char *z64;
+	uint64_t lcs, lus;
+	char buf[NAMEBUF];
+
+	if (e->checked)
+		return 0;
+	if (want > avail)
+		want = (size_t)avail;
+	if (read_at(z->fd, h, want, e->offset, err) < 0)
+		return -1;
+	if (get32(h) != SIG_LOCAL)
+		return ps_error_input(err, "zip: no local header for %s",
+		    NAME(e, buf));
+	nlen = get16(h + 26);
+	xlen = get16(h + 28);
+	need = LOCAL_LEN + nlen + xlen;
+	if (need > avail)
+		return ps_error_input(err, "zip: local header of %s runs into "
+		    "the next entry", NAME(e, buf));
+	if (need > want && read_at(z->fd, h + want, need - want,
+	    e->offset + want, err) < 0)
+		return -1;
+	if (nlen != e->name_len ||
+	    memcmp(h + LOCAL_LEN, e->name, nlen) != 0)
+		return ps_error_input(err, "zip: local and central names of %s "
+		    "differ", NAME(e, buf));
+	if (get16(h + 8) != e->method)
+		return ps_error_input(err, "zip: local and central compression "
+		    "methods of %s differ", NAME(e, buf));
+	if (get16(h + 6) != e->flags)
+		return ps_error_input(err, "zip: local and central flags of %s "
+		    "differ", NAME(e, buf));
+	if (scan_extra(h + LOCAL_LEN + nlen, xlen, &z64, &z64_len) < 0)
+		return ps_error_input(err, "zip: local header of %s has a "
+		    "malformed extra field", NAME(e, buf));
+	e->local_len = (uint16_t)(nlen + xlen);
+	e->data = e->offset + need;
+	e->dd = (e->flags & FLAG_DD) != 0;
+	if (e->csize > e->limit - e->data)
+		return ps_error_input(err, "zip: data of %s runs past the next "
+		    "entry", NAME(e, buf));
+	e->end = e->data + e->csize;
+	if (!e->dd) {
+		size_t k = 0;
+
+		if (get32(h + 14) != e->crc)
+			return ps_error_input(err, "zip: local and central CRC "
+			    "of %s differ", NAME(e, buf));
+		lcs = get32(h + 18);
+		lus = get32(h + 22);
+		if (lus == U32_MAX) {
+			if (z64_len < k + 8)
+				goto no_z64;
+			lus = get64(z64 + k);
+			k += 8;
+		}
+		if (lcs == U32_MAX) {
+			if (z64_len < k + 8)
+				goto no_z64;
+			lcs = get64(z64 + k);
+		}
+		/* Readers that take both sizes from a full zip64 field
+		 * (PyPI's checker does) must see the same values. */
+		if (z64_len >= 16 && (get64(z64 + 8) != e->csize ||
+		    (get32(h + 22) == U32_MAX && get64(z64) != e->usize)))
+			goto sizes;
+		if (lcs != e->csize || lus != e->usize)
+			goto sizes;
+	} else {
+		unsigned char d[24];
+		uint64_t left = e->limit - e->end;
+		size_t got = left < sizeof d ? (size_t)left : sizeof d;
+		size_t len;
+
+		if (read_at(z->fd, d, got, e->end, err) < 0)
+			return -1;
+		len = match_dd(e, d, got, z64 != NULL);
+		if (len == 0)
+			return ps_error_input(err, "zip: data descriptor of %s "
+			    "disagrees with the central directory",
+			    NAME(e, buf));
+		e->end += len;
+	}
+	e->checked = true;
+	return 0;
+no_z64:
+	return ps_error_input(err, "zip: local header of %s lacks its zip64 "
+	    "field", NAME(e, buf));
+sizes:
+	return ps_error_input(err, "zip: local and central sizes of %s differ",
+	    NAME(e, buf));
+}
+
+/* ------------------------------------------------------------------ */
+/* decompressing: RECORD, and every kept entry under --verify */
+
+struct sink {
+	unsigned char *buf;   /* collect here (RECORD), or NULL */
+	size_t cap, len;
+	struct ps_sha256 *sha; /* or NULL */
+};
+
+/*
+ * Decompresses entry e (stored or deflated), feeding the bytes to s, and
+ * checks its CRC-32 and size.  Returns 0, or -1 with err set.
+ */
+/* Passes n decompressed bytes on; -1 when more than the entry's size. */
+static int
+emit(struct sink *s, uint64_t *total, uLong *crc, uint64_t usize,
+    const unsigned char *p, size_t n)
+{
+	if (n > usize - *total)
+		return -1;
+	*total += n;
+	*crc = crc32(*crc, p, (uInt)n);
+	if (s != NULL && s->sha != NULL)
+		ps_sha256_update(s->sha, p, n);
+	if (s != NULL && s->buf != NULL) {
+		memcpy(s->buf + s->len, p, n);
+		s->len += n;
+	}
+	return 0;
+}
+
+/*
+ * Decompresses entry e (stored or deflated), feeding the bytes to s (may
+ * be NULL), and checks its CRC-32 and size.  Returns 0, or -1 with err set.
+ */
+static int
+inflate_entry(struct ps_zip *z, const struct entry *e, struct sink *s,
+    struct ps_error *err)
+{
+	enum { CHUNK = 1 << 18 };
+	unsigned char *in = NULL, *out = NULL;
+	z_stream zs;
+	bool zinit = false;
+	uint64_t pos = e->data, left = e->csize, total = 0;
+	uLong crc = crc32(0, Z_NULL, 0);
+	char buf[NAMEBUF];
+	int rc = -1, zr = Z_OK;
+
+	if (e->flags & (FLAG_ENCRYPTED | FLAG_STRONG))
+		return ps_error_input(err, "zip: cannot check %s: it is "
+		    "encrypted", NAME(e, buf));
+	if (e->method != METHOD_STORED && e->method != METHOD_DEFLATE)
+		return ps_error_input(err, "zip: cannot check %s: compression "
+		    "method %u is not supported", NAME(e, buf), e->method);
+	in = malloc(CHUNK);
+	out = malloc(CHUNK);
+	if (in == NULL || out == NULL) {
+		ps_error_nomem(err);
+		goto out;
+	}
+	if (e->method == METHOD_STORED) {
+		while (left > 0) {
+			size_t n = left < CHUNK ? (size_t)left : CHUNK;
+
+			if (read_at(z->fd, in, n, pos, err) < 0)
+				goto out;
+			pos += n;
+			left -= n;
+			if (emit(s, &total, &crc, e->usize, in, n) < 0)
+				goto size;
+		}
+	} else {
+		memset(&zs, 0, sizeof zs);
+		if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+			ps_error_nomem(err);
+			goto out;
+		}
+		zinit = true;
+		while (zr != Z_STREAM_END) {
+			if (zs.avail_in == 0) {
+				size_t n = left < CHUNK ? (size_t)left : CHUNK;
+
+				if (n == 0)
+					goto corrupt;  /* stream never ends */
+				if (read_at(z->fd, in, n, pos, err) < 0)
+					goto out;
+				pos += n;
+				left -= n;
+				zs.next_in = in;
+				zs.avail_in = (uInt)n;
+			}
+			zs.next_out = out;
+			zs.avail_out = CHUNK;
+			zr = inflate(&zs, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END)
+				goto corrupt;
+			if (emit(s, &total, &crc, e->usize, out,
+			    CHUNK - zs.avail_out) < 0)
+				goto size;
+		}
+		/* Compressed bytes after the end of the stream. */
+		if (zs.avail_in != 0 || left != 0)
+			goto corrupt;
+	}
+	if (total != e->usize)
+		goto size;
+	if ((uint32_t)crc != e->crc) {
+		ps_error_input(err, "zip: CRC-32 of %s does not match",
+		    NAME(e, buf));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+size:
+	ps_error_input(err, "zip: size of %s does not match", NAME(e, buf));
+	goto out;
+corrupt:
+	ps_error_input(err, "zip: compressed data of %s is corrupt",
+	    NAME(e, buf));
+out:
+	if (zinit)
+		inflateEnd(&zs);
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* writing */
+
+struct out {
+	int fd;               /* -1: only count (dry run) */
+	int in;
+	uint64_t pos;
+	unsigned char *buf;
+	size_t fill;
+	struct ps_error *err;
+};
+
+static int
+out_flush(struct out *o)
+{
+	size_t done = 0;
+
+	while (o->fd >= 0 && done < o->fill) {
+		ssize_t w = write(o->fd, o->buf + done, o->fill - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return ps_error_sys(o->err, errno, "cannot write");
+		done += (size_t)w;
+	}
+	o->fill = 0;
+	return 0;
+}
+
+static int
+out_write(struct out *o, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	o->pos += n;
+	if (o->fd < 0)
+		return 0;
+	while (n > 0) {
+		size_t k;
+
+		if (o->fill == COPY_BUF && out_flush(o) < 0)
+			return -1;
+		k = COPY_BUF - o->fill < n ? COPY_BUF - o->fill : n;
+		memcpy(o->buf + o->fill, c, k);
+		o->fill += k;
+		c += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Copies n bytes of the input at from, raw. */
+static int
+out_copy(struct out *o, uint64_t from, uint64_t n)
+{
+	bool cfr = true;
+
+	o->pos += n;
+	if (o->fd < 0 || n == 0)
+		return 0;
+	if (out_flush(o) < 0)
+		return -1;
+	while (n > 0) {
+		ssize_t r;
+
+		if (cfr) {
+			off_t off = (off_t)from;
+			size_t k = n < (1u << 30) ? (size_t)n : (1u << 30);
+
+			r = copy_file_range(o->in, &off, o->fd, NULL, k, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 && (errno == EXDEV || errno == ENOSYS ||
+			    errno == EINVAL || errno == EOPNOTSUPP ||
+			    errno == EBADF || errno == EPERM)) {
+				cfr = false;
+				continue;
+			}
+			if (r < 0)
+				return ps_error_sys(o->err, errno,
+				    "cannot copy");
+		} else {
+			size_t k = n < COPY_BUF ? (size_t)n : COPY_BUF;
+
+			r = pread(o->in, o->buf, k, (off_t)from);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return ps_error_sys(o->err, errno,
+				    "cannot read");
+			if (r > 0) {
+				o->fill = (size_t)r;
+				if (out_flush(o) < 0)
+					return -1;
+			}
+		}
+		if (r == 0)
+			return ps_error_input(o->err,
+			    "zip: file shrank while being read");
+		from += (uint64_t)r;
+		n -= (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Copies the extra field at p (len bytes) to out without its zip64 field,
+ * then appends a zip64 field holding the n values in v (when n > 0): at
+ * the old one's place, or at the end.  Returns the new length.
+ */
+static size_t
+rebuild_extra(const unsigned char *p, size_t len, const uint64_t *v,
+    size_t n, unsigned char *out)
+{
+	size_t i = 0, o = 0, k;
+	bool placed = n == 0;
+
+	while (i + 4 <= len) {
+		uint16_t id = get16(p + i), sz = get16(p + i + 2);
+
+		if (id == EXTRA_ZIP64) {
+			if (!placed) {
+				put16(out + o, EXTRA_ZIP64);
+				put16(out + o + 2, (uint32_t)(8 * n));
+				for (k = 0; k < n; k++)
+					put64(out + o + 4 + 8 * k, v[k]);
+				o += 4 + 8 * n;
+				placed = true;
+			}
+		} else {
+			memcpy(out + o, p + i, 4 + (size_t)sz);
+			o += 4 + (size_t)sz;
+		}
+		i += 4 + (size_t)sz;
+	}
+	if (!placed) {
+		put16(out + o, EXTRA_ZIP64);
+		put16(out + o + 2, (uint32_t)(8 * n));
+		for (k = 0; k < n; k++)
+			put64(out + o + 4 + 8 * k, v[k]);
+		o += 4 + 8 * n;
+	}
+	return o;
+}
+
+/* The replacement RECORD member of a wheel. */
+struct new_record {
+	size_t index;           /* entry, or SIZE_MAX when none */
+	unsigned char *data;    /* compressed */
+	uint64_t csize, usize;
+	uint32_t crc;
+	uint16_t method, flags;
+};
+
+/* Version needed to extract, raised to at least v. */
+static uint16_t
+at_least(uint16_t needed, uint16_t v)
+{
+	return (uint16_t)((needed & 0xff) < v ? (needed & 0xff00) | v : needed);
+}
+
+/*
+ * Writes a fresh local header for e: the original's fields and extras
+ * (read again from the input), flag bit 3 cleared, CRC and sizes filled
+ * in, a zip64 field only when a size needs it.
+ */
+static int
+write_local(struct out *o, struct ps_zip *z, const struct entry *e,
+    uint16_t method, uint16_t flags, uint32_t crc, uint64_t csize,
+    uint64_t usize)
+{
+	unsigned char *h = z->scratch;
+	unsigned char hdr[LOCAL_LEN];
+	unsigned char *x = h + SCRATCH_X;
+	size_t xlen;
+	uint64_t v[2];
+	bool big = csize >= U32_MAX || usize >= U32_MAX;
+	uint16_t needed;
+
+	if (read_at(z->fd, h, LOCAL_LEN + (size_t)e->local_len, e->offset,
+	    o->err) < 0)
+		return -1;
+	v[0] = usize;
+	v[1] = csize;
+	xlen = rebuild_extra(h + LOCAL_LEN + e->name_len,
+	    get16(h + 28), v, big ? 2 : 0, x);
+	if (xlen > U16_MAX)
+		return ps_error_input(o->err, "zip: extra field too long");
+	needed = get16(h + 4);
+	if (big)
+		needed = at_least(needed, 45);
+	if (method == METHOD_DEFLATE)
+		needed = at_least(needed, 20);
+	memcpy(hdr, h, LOCAL_LEN);
+	put16(hdr + 4, needed);
+	put16(hdr + 6, flags);
+	put16(hdr + 8, method);
+	put32(hdr + 14, crc);
+	put32(hdr + 18, big ? U32_MAX : (uint32_t)csize);
+	put32(hdr + 22, big ? U32_MAX : (uint32_t)usize);
+	put16(hdr + 28, (uint32_t)xlen);
+	if (out_write(o, hdr, LOCAL_LEN) < 0 ||
+	    out_write(o, e->name, e->name_len) < 0 ||
+	    out_write(o, x, xlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Writes e's new central directory header (APPNOTE 4.3.12). */
+static int
+write_central(struct out *o, struct ps_zip *z, const struct entry *e,
+    const struct new_record *nr, bool is_record)
+{
+	const unsigned char *p = z->cd + e->cd;
+	unsigned char hdr[CENTRAL_LEN];
+	unsigned char *x = z->scratch + SCRATCH_X;
+	size_t nlen = get16(p + 28), xlen = get16(p + 30), clen = get16(p + 32);
+	uint64_t csize = is_record ? nr->csize : e->csize;
+	uint64_t usize = is_record ? nr->usize : e->usize;
+	uint64_t v[3];
+	size_t nv = 0, newx;
+	uint16_t needed = get16(p + 6);
+
+	if (usize >= U32_MAX)
+		v[nv++] = usize;
+	if (csize >= U32_MAX)
+		v[nv++] = csize;
+	if (e->new_offset >= U32_MAX)
+		v[nv++] = e->new_offset;
+	newx = rebuild_extra(p + CENTRAL_LEN + nlen, xlen, v, nv, x);
+	if (newx > U16_MAX)
+		return ps_error_input(o->err, "zip: extra field too long");
+	if (nv > 0)
+		needed = at_least(needed, 45);
+	memcpy(hdr, p, CENTRAL_LEN);
+	if (is_record) {
+		put16(hdr + 8, nr->flags);
+		put16(hdr + 10, nr->method);
+		put32(hdr + 16, nr->crc);
+		if (nr->method == METHOD_DEFLATE)
+			needed = at_least(needed, 20);
+	} else {
+		put16(hdr + 8, e->flags & ~FLAG_DD);
+	}
+	put16(hdr + 6, needed);
+	put32(hdr + 20, csize >= U32_MAX ? U32_MAX : (uint32_t)csize);
+	put32(hdr + 24, usize >= U32_MAX ? U32_MAX : (uint32_t)usize);
+	put16(hdr + 30, (uint32_t)newx);
+	put16(hdr + 34, 0);
+	put32(hdr + 42, e->new_offset >= U32_MAX ? U32_MAX :
+	    (uint32_t)e->new_offset);
+	if (out_write(o, hdr, CENTRAL_LEN) < 0 ||
+	    out_write(o, p + CENTRAL_LEN, nlen) < 0 ||
+	    out_write(o, x, newx) < 0 ||
+	    out_write(o, p + CENTRAL_LEN + nlen + xlen, clen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Writes the whole new archive to o (or, with o->fd < 0, sizes it). */
+static int
+write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr)
+{
+	uint64_t cd_start, cd_size, kept = 0;
+	unsigned char r[EOCD64_LEN + LOC64_LEN + EOCD_LEN];
+	size_t i, len = 0;
+
+	if (out_copy(o, 0, z->prefix) < 0)
+		return -1;
+	for (i = 0; i < z->n;) {
+		struct entry *e = &z->e[z->order[i]];
+		uint64_t run_start, run_end;
+
+		if (e->fate != KEEP) {
+			i++;
+			continue;
+		}
+		if (z->order[i] == nr->index) {
+			e->new_offset = o->pos;
+			if (write_local(o, z, e, nr->method, nr->flags, nr->crc,
+			    nr->csize, nr->usize) < 0 ||
+			    out_write(o, nr->data, (size_t)nr->csize) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (e->dd) {
+			e->new_offset = o->pos;
+			if (write_local(o, z, e, e->method, e->flags & ~FLAG_DD,
+			    e->crc, e->csize, e->usize) < 0 ||
+			    out_copy(o, e->data, e->csize) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		/* A run of kept raw entries, contiguous in the input. */
+		run_start = e->offset;
+		run_end = e->end;
+		e->new_offset = o->pos;
+		for (i++; i < z->n; i++) {
+			struct entry *f = &z->e[z->order[i]];
+
+			if (f->fate != KEEP || f->dd || z->order[i] == nr->index ||
+			    f->offset != run_end)
+				break;
+			f->new_offset = o->pos + (f->offset - run_start);
+			run_end = f->end;
+		}
+		if (out_copy(o, run_start, run_end - run_start) < 0)
+			return -1;
+	}
+	cd_start = o->pos;
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+
+		if (e->fate != KEEP)
+			continue;
+		kept++;
+		if (write_central(o, z, e, nr, i == nr->index) < 0)
+			return -1;
+	}
+	cd_size = o->pos - cd_start;
+	if (kept >= U16_MAX || cd_size >= U32_MAX || cd_start >= U32_MAX) {
+		/* APPNOTE 4.3.14 and 4.3.15. */
+		uint64_t at = o->pos;
+
+		put32(r, SIG_EOCD64);
+		put64(r + 4, EOCD64_LEN - 12);
+		put16(r + 12, 45);   /* made by: APPNOTE 4.5 */
+		put16(r + 14, 45);
+		put32(r + 16, 0);
+		put32(r + 20, 0);
+		put64(r + 24, kept);
+		put64(r + 32, kept);
+		put64(r + 40, cd_size);
+		put64(r + 48, cd_start);
+		put32(r + 56, SIG_LOC64);
+		put32(r + 60, 0);
+		put64(r + 64, at);
+		put32(r + 72, 1);
+		len = EOCD64_LEN + LOC64_LEN;
+	}
+	put32(r + len, SIG_EOCD);
+	put16(r + len + 4, 0);
+	put16(r + len + 6, 0);
+	put16(r + len + 8, kept >= U16_MAX ? U16_MAX : (uint32_t)kept);
+	put16(r + len + 10, kept >= U16_MAX ? U16_MAX : (uint32_t)kept);
+	put32(r + len + 12, cd_size >= U32_MAX ? U32_MAX : (uint32_t)cd_size);
+	put32(r + len + 16, cd_start >= U32_MAX ? U32_MAX : (uint32_t)cd_start);
+	put16(r + len + 20, z->comment_len);
+	len += EOCD_LEN;
+	if (out_write(o, r, len) < 0 ||
+	    out_write(o, z->comment, z->comment_len) < 0)
+		return -1;
+	return out_flush(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* wheels */
+
+struct wheel {
+	size_t record;            /* entry of RECORD, or SIZE_MAX */
+	const char *dir;          /* "<name>.dist-info" (into the name) */
+	size_t dir_len;
+	char *text;               /* RECORD's content */
+	size_t text_len;
+	struct ps_record rec;
+	bool parsed;
+};
+
+static bool
+ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* Whether e is "<x>.dist-info/RECORD" at the top level. */
+static bool
+is_top_record(const struct entry *e)
+{
+	const char *slash = memchr(e->name, '/', e->name_len);
+	size_t dl;
+
+	if (slash == NULL)
+		return false;
+	dl = (size_t)(slash - e->name);
+	return dl > 10 && ends_with(e->name, dl, ".dist-info") &&
+	    strcmp(slash, "/RECORD") == 0;
+}
+
+static bool
+is_signature(const struct wheel *w, const struct entry *e)
+{
+	return w->record != SIZE_MAX && e->name_len == w->dir_len + 11 &&
+	    memcmp(e->name, w->dir, w->dir_len) == 0 &&
+	    (strcmp(e->name + w->dir_len, "/RECORD.jws") == 0 ||
+	    strcmp(e->name + w->dir_len, "/RECORD.p7s") == 0);
+}
+
+/* PyPI's view of a directory entry: a name ending in '/' or '\'. */
+static bool
+dir_like(const struct entry *e)
+{
+	return e->name_len > 0 && (e->name[e->name_len - 1] == '/' ||
+	    e->name[e->name_len - 1] == '\\');
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/*
+ * Chooses the wheel's RECORD: the one of "<name>-<version>.dist-info"
+ * when the file is named like a wheel (PEP 427: name-version-...), else
+ * the only top-level one.  Returns 0 (w->record SIZE_MAX when none), or
+ * -1 with err set when a .whl has several and none matches its name.
+ */
+static int
+find_record(const struct ps_zip *z, const char *path, bool whl,
+    struct wheel *w, struct ps_error *err)
+{
+	const char *base = base_name(path);
+	const char *d1 = strchr(base, '-');
+	const char *d2 = d1 ? strchr(d1 + 1, '-') : NULL;
+	size_t i, found = 0, match = SIZE_MAX, any = SIZE_MAX;
+
+	w->record = SIZE_MAX;
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+		size_t dl;
+
+		if (!is_top_record(e))
+			continue;
+		found++;
+		any = i;
+		dl = e->name_len - 7 - 10;
+		if (whl && d2 != NULL && dl == (size_t)(d2 - base) &&
+		    memcmp(e->name, base, dl) == 0)
+			match = i;
+	}
+	if (match == SIZE_MAX && found == 1)
+		match = any;
+	if (match == SIZE_MAX && found > 1 && whl)
+		return ps_error_input(err, "wheel: several .dist-info "
+		    "directories and none matches the file name");
+	if (match != SIZE_MAX) {
+		w->record = match;
+		w->dir = z->e[match].name;
+		w->dir_len = z->e[match].name_len - 7;
+	}
+	return 0;
+}
+
+/* Names of the files a RECORD must list (kept_only: those kept). */
+static int
+file_names(const struct ps_zip *z, const struct wheel *w, bool kept_only,
+    const char ***names, size_t **lens, size_t *n, struct ps_error *err)
+{
+	size_t i, k = 0;
+
+	*names = malloc((z->n + 1) * sizeof **names);
+	*lens = malloc((z->n + 1) * sizeof **lens);
+	if (*names == NULL || *lens == NULL) {
+		free(*names);
+		free(*lens);
+		*names = NULL;
+		*lens = NULL;
+		return ps_error_nomem(err);
+	}
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+
+		if (dir_like(e) || is_signature(w, e) ||
+		    (kept_only && e->fate != KEEP))
+			continue;
+		(*names)[k] = e->name;
+		(*lens)[k] = e->name_len;
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
+static int
+check_record(const struct ps_zip *z, const struct wheel *w,
+    const struct ps_record *rec, bool kept_only, struct ps_error *err)
+{
+	const char **names;
+	size_t *lens, n = 0;
+	int rc;
+
+	if (file_names(z, w, kept_only, &names, &lens, &n, err) < 0)
+		return -1;
+	rc = ps_record_check(rec, names, lens, n, err);
+	free(names);
+	free(lens);
+	return rc;
+}
+
+/* Reads and parses RECORD; checks it lists exactly the archive's files. */
+static int
+load_record(struct ps_zip *z, struct wheel *w, struct ps_error *err)
+{
+	struct entry *e = &z->e[w->record];
+	struct sink s = { 0 };
+	char msg[sizeof err->msg];
+
+	if (ps_zip_check_entry(z, w->record, err) < 0)
+		return -1;
+	if (e->usize > MAX_RECORD)
+		return ps_error_input(err, "wheel: RECORD too large");
+	s.cap = (size_t)e->usize;
+	s.buf = malloc(s.cap + 1);
+	if (s.buf == NULL)
+		return ps_error_nomem(err);
+	w->text = (char *)s.buf;
+	if (inflate_entry(z, e, &s, err) < 0)
+		return -1;
+	w->text_len = s.len;
+	if (ps_record_parse(&w->rec, w->text, w->text_len, err) < 0)
+		return -1;
+	w->parsed = true;
+	if (check_record(z, w, &w->rec, false, err) < 0) {
+		if (err->kind != PS_ERR_INPUT)
+			return -1;
+		memcpy(msg, err->msg, sizeof msg);
+		return ps_error_input(err, "wheel: RECORD does not match the "
+		    "archive: %s", msg);
+	}
+	return 0;
+}
+
+static void
+release_wheel(struct wheel *w)
+{
+	if (w->parsed)
+		ps_record_release(&w->rec);
+	free(w->text);
+	memset(w, 0, sizeof *w);
+	w->record = SIZE_MAX;
+}
+
+/*
+ * Builds the new RECORD: drops the rows of removed files, compresses the
+ * rest as the original was (stored stays stored; anything else is
+ * deflated), and checks the result lists exactly the kept files.
+ */
+static int
+build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
+    struct ps_error *err)
+{
+	const struct entry *re = &z->e[w->record];
+	struct ps_record check;
+	char *text = NULL;
+	size_t len, i;
+	int rc = -1;
+
+	for (i = 0; i < z->n; i++)
+		if (z->e[i].fate == REMOVE)
+			ps_record_drop(&w->rec, z->e[i].name, z->e[i].name_len);
+	text = ps_record_render(&w->rec, &len);
+	if (text == NULL)
+		return ps_error_nomem(err);
+	if (ps_record_parse(&check, text, len, err) < 0)
+		goto out;
+	rc = check_record(z, w, &check, true, err);
+	ps_record_release(&check);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	nr->index = w->record;
+	nr->usize = len;
+	nr->crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), (const Bytef *)text,
+	    (uInt)len);
+	nr->flags = re->flags & ~(FLAG_DD | FLAG_DEFLATE_OPTS);
+	if (re->method == METHOD_STORED) {
+		nr->method = METHOD_STORED;
+		nr->data = (unsigned char *)text;
+		nr->csize = len;
+		text = NULL;
+	} else {
+		z_stream zs;
+		uLong bound;
+
+		memset(&zs, 0, sizeof zs);
+		if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+		    -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			ps_error_nomem(err);
+			goto out;
+		}
+		bound = deflateBound(&zs, (uLong)len);
+		nr->data = malloc(bound);
+		if (nr->data == NULL) {
+			deflateEnd(&zs);
+			ps_error_nomem(err);
+			goto out;
+		}
+		zs.next_in = (Bytef *)text;
+		zs.avail_in = (uInt)len;
+		zs.next_out = nr->data;
+		zs.avail_out = (uInt)bound;
+		if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+			deflateEnd(&zs);
+			ps_error_input(err, "wheel: cannot compress RECORD");
+			goto out;
+		}
+		nr->csize = zs.total_out;
+		deflateEnd(&zs);
+		nr->method = METHOD_DEFLATE;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+/*
+ * --verify for a wheel: each kept file's sha256 and size against its
+ * RECORD row (the "sha256=" form of PEP 376 / the wheel spec).
+ */
+static int
+verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
+    struct ps_error *err)
+{
+	const struct ps_record_row *row;
+	struct ps_sha256 sha;
+	struct sink s = { 0 };
+	unsigned char d[PS_SHA256_LEN];
+	char b64[44], buf[NAMEBUF];
+	ssize_t r;
+
+	r = ps_record_find(&w->rec, e->name, e->name_len);
+	if (r < 0)
+		return ps_error_input(err, "wheel: RECORD does not list %s",
+		    NAME(e, buf));
+	row = &w->rec.rows[r];
+	if (row->hash_len == 0)
+		return ps_error_input(err, "wheel: RECORD has no hash for %s",
+		    NAME(e, buf));
+	if (row->hash_len < 7 || memcmp(row->hash, "sha256=", 7) != 0)
+		return ps_error_input(err, "wheel: cannot check the hash of "
+		    "%s: only sha256 is supported", NAME(e, buf));
+	ps_sha256_init(&sha);
+	s.sha = &sha;
+	if (inflate_entry(z, e, &s, err) < 0)
+		return -1;
+	ps_sha256_final(&sha, d);
+	ps_sha256_b64(d, b64);
+	if (row->hash_len != 7 + 43 || memcmp(row->hash + 7, b64, 43) != 0)
+		return ps_error_input(err, "wheel: sha256 of %s does not match "
+		    "RECORD", NAME(e, buf));
+	if (row->size >= 0 && (uint64_t)row->size != e->usize)
+		return ps_error_input(err, "wheel: size of %s does not match "
+		    "RECORD", NAME(e, buf));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* deciding */
+
+/*
+ * Sets each entry's fate by the name rules (match.h), excludes and the
+ * sourceless rule.  Returns the number removed, or -1 (out of memory).
+ */
+static ssize_t
+decide(struct ps_zip *z, const struct ps_options *opts,
+    struct ps_result *res, struct ps_error *err)
+{
+	size_t i, removed = 0;
+	bool excluded_any = false;
+
+	for (i = 0; i < z->n; i++) {
+		struct entry *e = &z->e[i];
+		const char *n = ps_match_strip_dot(e->name);
+		size_t len = e->name_len - (size_t)(n - e->name);
+		bool loose = false;
+
+		if (!ps_match_member(n, e->is_dir, &loose))
+			continue;
+		if (opts->n_excludes > 0 &&
+		    ps_match_excluded(opts->excludes, opts->n_excludes, n)) {
+			excluded_any = true;
+			continue;
+		}
+		if (loose && lookup(z, n, len - 1, false) < 0) {
+			if (ps_result_sourceless(res, opts, e->name) < 0)
+				return ps_error_nomem(err);
+			if (opts->keep_sourceless)
+				continue;
+		}
+		e->fate = REMOVE;
+		removed++;
+	}
+	/*
+	 * A __pycache__ directory entry stays when something kept (an
+	 * excluded file) lies below it, as a directory would in a tree.
+	 */
+	for (i = 0; excluded_any && i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+		const char *n = ps_match_strip_dot(e->name);
+		size_t len = e->name_len - (size_t)(n - e->name), k;
+
+		if (e->fate != KEEP || ps_match_pycache_prefix(n, len) == 0)
+			continue;
+		for (k = 0; k + 1 < len; k++) {
+			ssize_t d;
+
+			if (n[k] != '/')
+				continue;
+			d = lookup(z, n, k + 1, true);
+			if (d >= 0 && z->e[d].fate == REMOVE && z->e[d].is_dir) {
+				z->e[d].fate = KEEP;
+				removed--;
+			}
+		}
+	}
+	return (ssize_t)removed;
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 ps_zip_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err)
 {
-	(void)opts; (void)path; (void)fd; (void)st; (void)res;
-	return ps_error_input(err, "zip archives are not supported yet");
+	struct ps_zip *z = NULL;
+	struct wheel w = { 0 };
+	struct new_record nr = { 0 };
+	struct ps_atomic a = { 0 };
+	struct out o = { 0 };
+	bool whl, writing = false;
+	const char *dest;
+	ssize_t removed;
+	size_t i;
+	int rc = -1;
+
+	w.record = SIZE_MAX;
+	nr.index = SIZE_MAX;
+	a.fd = -1;
+	res->format = "zip";
+	res->compression = NULL;
+	res->bytes_before = st->st_size;
+	res->bytes_after = st->st_size;
+	res->record_updated = -1;
+	if (opts->output != NULL) {
+		struct stat ost;
+
+		if (stat(opts->output, &ost) == 0 && S_ISDIR(ost.st_mode))
+			return ps_error_input(err, "cannot write %s: it is a "
+			    "directory", opts->output);
+	}
+	if (ps_zip_open(&z, fd, (uint64_t)st->st_size, err) < 0)
+		goto out;
+	removed = decide(z, opts, res, err);
+	if (removed < 0)
+		goto out;
+	/* The structure of everything kept is checked before any change. */
+	for (i = 0; i < z->n; i++)
+		if (z->e[i].fate == KEEP && ps_zip_check_entry(z, i, err) < 0)
+			goto out;
+	whl = ends_with(path, strlen(path), ".whl") || (opts->output != NULL &&
+	    ends_with(opts->output, strlen(opts->output), ".whl"));
+	if (find_record(z, path, whl, &w, err) < 0)
+		goto out;
+	if (w.record != SIZE_MAX && load_record(z, &w, err) < 0) {
+		/* A zip that merely holds a dist-info is not a wheel. */
+		if (whl || err->kind != PS_ERR_INPUT ||
+		    strncmp(err->msg, "wheel: RECORD does not match", 28) != 0)
+			goto out;
+		release_wheel(&w);
+	}
+	if (w.record != SIZE_MAX)
+		res->record_updated = 0;
+	if (opts->verify) {
+		for (i = 0; i < z->n; i++) {
+			const struct entry *e = &z->e[i];
+
+			if (e->fate != KEEP)
+				continue;
+			if (w.record != SIZE_MAX && !dir_like(e) &&
+			    i != w.record && !is_signature(&w, e)) {
+				if (verify_hash(z, &w, e, err) < 0)
+					goto out;
+			} else if (inflate_entry(z, e, NULL, err) < 0) {
+				goto out;
+			}
+		}
+	}
+	if (removed > 0 && w.record != SIZE_MAX) {
+		for (i = 0; i < z->n; i++) {
+			struct entry *e = &z->e[i];
+
+			if (is_signature(&w, e) && e->fate == KEEP) {
+				e->fate = DROP_SIGNATURE;
+				if (ps_strlist_push(&res->signatures_removed,
+				    e->name) < 0) {
+					ps_error_nomem(err);
+					goto out;
+				}
+			}
+		}
+		if (build_record(z, &w, &nr, err) < 0)
+			goto out;
+		res->record_updated = 1;
+	}
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+
+		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
+		    e->name, e->is_dir, e->usize) < 0) {
+			ps_error_nomem(err);
+			goto out;
+		}
+	}
+	if (removed == 0) {
+		if (opts->output != NULL && opts->mode == PS_MODE_STRIP &&
+		    ps_archive_copy(fd, st->st_size, opts->output, st, err) < 0)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	o.in = fd;
+	o.err = err;
+	o.fd = -1;
+	if (opts->mode == PS_MODE_STRIP) {
+		dest = opts->output != NULL ? opts->output : path;
+		o.buf = malloc(COPY_BUF);
+		if (o.buf == NULL) {
+			ps_error_nomem(err);
+			goto out;
+		}
+		if (ps_atomic_begin(&a, dest, st, err) < 0)
+			goto out;
+		writing = true;
+		o.fd = a.fd;
+	}
+	if (write_archive(&o, z, &nr) < 0)
+		goto out;
+	if (writing) {
+		writing = false;
+		if (ps_atomic_commit(&a, err) < 0)
+			goto out;
+	}
+	res->bytes_after = (int64_t)o.pos;
+	rc = 0;
+out:
+	if (writing)
+		ps_atomic_abort(&a);
+	free(o.buf);
+	free(nr.data);
+	release_wheel(&w);
+	ps_zip_free(z);
+	return rc;
 }

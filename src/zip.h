@@ -6,21 +6,59 @@
  * each kept member's local header; refuses structural damage; then writes
  * the kept members' local headers and compressed bytes as they are (no
  * recompression), a new central directory and end record.  Wheels get their
- * RECORD edited (record.h).  See APPNOTE.TXT 4.3 and PyPI's upload checks.
+ * RECORD edited (record.h).  See APPNOTE.TXT 4.3 and PyPI's upload checks
+ * (warehouse/utils/zipfiles.py, wheel.py), whose rules the output follows:
+ * no data descriptors, no duplicate names, local headers that agree with
+ * the central directory, RECORD listing exactly the files.
+ *
+ * Member names are only compared, never used as paths.
  */
 #ifndef PS_ZIP_H
 #define PS_ZIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "pycstrip.h"
 
-/* Returns whether the file on fd (size bytes) ends with a zip end record. */
+/*
+ * Returns whether the file on fd (size bytes) is of the zip family: it has
+ * an end record in its last 64 KiB + 22 bytes.  One that does not end the
+ * file exactly still counts (ps_zip_run() then refuses it), unless the
+ * file starts like a tar or a compressed stream, which may hold a zip.
+ */
 bool ps_zip_detect(int fd, off_t size);
 
-/* As ps_archive_run(), for a file that ps_zip_detect() accepted. */
+/*
+ * As ps_archive_run(), for a file that ps_zip_detect() accepted.  Sets
+ * res->format "zip", bytes_after (what the output is or would be),
+ * record_updated (1 RECORD rewritten or to be, 0 a wheel left as it was,
+ * -1 not a wheel) and signatures_removed.
+ */
 int ps_zip_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err);
+
+/*
+ * The parser on its own, for tests.  ps_zip_open() reads the end records
+ * and the central directory of the file on fd (size bytes) and checks
+ * them: one end record ending the file, zip64 records that agree, every
+ * central header whole, no duplicate names, no two entries at one offset.
+ * Returns 0 with *zp set (free with ps_zip_free(), which takes NULL), or -1
+ * with err set.  ps_zip_check_entry() reads entry i's local header (and
+ * data descriptor) and checks them against the central directory and the
+ * space up to the next entry.
+ */
+struct ps_zip;
+int ps_zip_open(struct ps_zip **zp, int fd, uint64_t size,
+    struct ps_error *err);
+void ps_zip_free(struct ps_zip *z);
+size_t ps_zip_count(const struct ps_zip *z);
+/* Entry i's name, NUL-terminated, in central directory order. */
+const char *ps_zip_name(const struct ps_zip *z, size_t i);
+/* Bytes before the first local header (a zipapp's shebang line). */
+uint64_t ps_zip_prefix(const struct ps_zip *z);
+int ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err);
 
 #endif
