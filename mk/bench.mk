@@ -1,0 +1,39 @@
+# mk/bench.mk - `make bench`: times pycstrip against the tools people use
+# today (find, py3clean, zip -d, wheel unpack+pack, cp, bsdtar, GNU tar
+# --delete, compressor pipes) on a generated corpus; not part of `make test`.
+#
+#   make bench                 SCALE 28 corpus (built once, ~7 min, ~5 GB)
+#   make bench SCALE=1         quick variant
+#   make bench BENCH_SCENARIOS="wheel tar.gz"
+#   make bench-scale           issue 7's scale cases (1M-entry tree, ...)
+#
+# Results: build/bench/results.{md,json} (bench-scale: scale.{md,json}).
+SCALE ?= 28
+BENCH_CORPUS_SCRIPT ?= ../shared/bench/make-corpus.sh
+BENCH_CORPUS ?= /tmp/pycstrip-corpus-s$(SCALE)
+BENCH_WORK ?= /dev/shm/pycstrip-bench
+BENCH_OUT ?= $(BUILD)/bench
+BENCH_SCENARIOS ?= tree wheel tar tar.gz tar.zst tar.xz
+BENCH_SCALE_SCENARIOS ?= scale-tree scale-deep scale-jobs
+BENCH_MIN_RUNS ?= 3
+BENCH_MAX_RUNS ?= 10
+
+BENCH_ENV = PYCSTRIP=$(abspath $(BUILD)/pycstrip) BENCH_CORPUS=$(BENCH_CORPUS) \
+    BENCH_WORK=$(BENCH_WORK) BENCH_OUT=$(abspath $(BENCH_OUT)) \
+    BENCH_MIN_RUNS=$(BENCH_MIN_RUNS) BENCH_MAX_RUNS=$(BENCH_MAX_RUNS)
+
+.PHONY: bench bench-deps bench-corpus bench-scale
+
+bench-deps:
+	@sh bench/deps.sh
+
+bench-corpus: bench-deps
+	@BENCH_CORPUS_SCRIPT=$(BENCH_CORPUS_SCRIPT) sh bench/corpus.sh $(BENCH_CORPUS) $(SCALE)
+
+bench: deps bench-corpus
+	@$(MAKE) --no-print-directory all
+	@$(BENCH_ENV) bash bench/run.sh $(BENCH_SCENARIOS)
+
+bench-scale: deps bench-corpus
+	@$(MAKE) --no-print-directory all
+	@$(BENCH_ENV) bash bench/scale.sh $(BENCH_SCALE_SCENARIOS)
