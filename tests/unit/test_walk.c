@@ -200,6 +200,7 @@ expect_list(const struct ps_strlist *list, const char *what,
 	expect_list((list), #list, want_, sizeof want_ / sizeof want_[0]); \
 } while (0)
 
+/* Events may come from several worker threads at once. */
 struct counter {
 	size_t removed;
 	size_t warnings;
@@ -211,9 +212,9 @@ count_event(void *ctx, const struct ps_event *ev)
 	struct counter *c = ctx;
 
 	if (ev->kind == PS_EV_REMOVED)
-		c->removed++;
+		__atomic_fetch_add(&c->removed, 1, __ATOMIC_RELAXED);
 	else if (ev->kind == PS_EV_WARNING)
-		c->warnings++;
+		__atomic_fetch_add(&c->warnings, 1, __ATOMIC_RELAXED);
 }
 
 static struct ps_options
@@ -845,7 +846,8 @@ chain_child(void)
 	return 0;
 }
 
-Test(walk, ten_thousand_levels_under_256_descriptors, .timeout = 120)
+static void
+in_child(int (*fn)(void))
 {
 	pid_t pid;
 	int status;
@@ -853,10 +855,132 @@ Test(walk, ten_thousand_levels_under_256_descriptors, .timeout = 120)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(chain_child());
+		_exit(fn());
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status), "child died of signal %d",
 	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	cr_assert_eq(WEXITSTATUS(status), 0,
 	    "child failed at step %d (see source)", WEXITSTATUS(status));
+}
+
+Test(walk, ten_thousand_levels_under_256_descriptors, .timeout = 120)
+{
+	in_child(chain_child);
+}
+
+/*
+ * Sixteen chains of 300 levels walked by sixteen threads: walk.h promises
+ * at most PS_WALK_MAX_FDS directory handles at once, whatever the thread
+ * count, so a 256 descriptor limit must do.
+ */
+#define WIDE_CHAINS 16
+#define WIDE_DEPTH 300
+
+static int
+wide_child(void)
+{
+	struct rlimit rl = { 256, 256 };
+	struct ps_options o = options(PS_MODE_STRIP, NULL);
+	struct ps_result res;
+	struct ps_error err = {0};
+	char name[16];
+	int c, i, fd, next;
+
+	for (c = 0; c < WIDE_CHAINS; c++) {
+		fd = open(root, O_RDONLY | O_DIRECTORY);
+		snprintf(name, sizeof name, "c%02d", c);
+		for (i = 0; i <= WIDE_DEPTH && fd >= 0; i++) {
+			const char *n = i == 0 ? name : "d";
+
+			if (mkdirat(fd, n, 0755) != 0)
+				return 10;
+			next = openat(fd, n, O_RDONLY | O_DIRECTORY);
+			close(fd);
+			fd = next;
+		}
+		if (fd < 0 || mkdirat(fd, "__pycache__", 0755) != 0)
+			return 11;
+		next = openat(fd, "__pycache__", O_RDONLY | O_DIRECTORY);
+		close(openat(next, "x.cpython-311.pyc", O_CREAT | O_WRONLY,
+		    0644));
+		close(next);
+		close(fd);
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 12;
+	o.threads = 16;
+	ps_result_init(&res, root);
+	if (ps_walk_tree(&o, root, &res, &err) != 0) {
+		fprintf(stderr, "walk: %s\n", err.msg);
+		return 13;
+	}
+	for (i = 0; i < (int)res.failures.n; i++)
+		fprintf(stderr, "failure: %.80s...\n", res.failures.v[i]);
+	if (res.failed || res.failures.n != 0)
+		return 14;
+	if (res.removed_files != WIDE_CHAINS || res.removed_dirs != WIDE_CHAINS)
+		return 15;
+	ps_result_release(&res);
+	return 0;
+}
+
+Test(walk, sixteen_threads_keep_the_descriptor_bound, .timeout = 120)
+{
+	in_child(wide_child);
+}
+
+/* A mixed tree gives the same result with one thread and with several. */
+static void
+mixed_tree(void)
+{
+	char rel[64];
+	int i;
+
+	for (i = 0; i < 12; i++) {
+		snprintf(rel, sizeof rel, "p%02d/__pycache__/m.cpython-311.pyc", i);
+		mkfile(root, rel, (size_t)i);
+		snprintf(rel, sizeof rel, "p%02d/sub/a.pyc", i);
+		mkfile(root, rel, 3);
+		snprintf(rel, sizeof rel, "p%02d/sub/b.py", i);
+		mkfile(root, rel, 1);
+		snprintf(rel, sizeof rel, "p%02d/sub/b.pyc", i);
+		mkfile(root, rel, 5);
+	}
+	mkfile(root, "top.py", 1);
+	mkfile(root, "top.pyc", 7);
+	mkfile(root, "zz.pyc.4", 9);
+	mkfile(root, "lone.pyo", 11);
+}
+
+Test(walk, thread_count_does_not_change_the_result)
+{
+	struct ps_result one, many, strip;
+	struct ps_options o1 = options(PS_MODE_DRY_RUN, NULL);
+	struct ps_options o4 = options(PS_MODE_DRY_RUN, NULL);
+	struct ps_options os4 = options(PS_MODE_STRIP, NULL);
+
+	mixed_tree();
+	o1.threads = 1;
+	o4.threads = 4;
+	os4.threads = 4;
+	walk_ok(&o1, &one);
+	walk_ok(&o4, &many);
+	walk_ok(&os4, &strip);
+	cr_expect_eq(one.removed_files, 12 * 3 + 3);
+	cr_expect_eq(one.removed_dirs, 12);
+	cr_expect_eq(one.removed_bytes, 66 + 12 * 8 + 7 + 9 + 11);
+	cr_expect_eq(many.removed_files, one.removed_files);
+	cr_expect_eq(many.removed_dirs, one.removed_dirs);
+	cr_expect_eq(many.removed_bytes, one.removed_bytes);
+	cr_expect_eq(strip.removed_bytes, one.removed_bytes);
+	expect_list(&many.removed, "threads=4 removed",
+	    (const char *const *)one.removed.v, one.removed.n);
+	expect_list(&strip.removed, "strip threads=4 removed",
+	    (const char *const *)one.removed.v, one.removed.n);
+	expect_list(&many.sourceless, "threads=4 sourceless",
+	    (const char *const *)one.sourceless.v, one.sourceless.n);
+	cr_expect_eq(one.sourceless.n, 13);
+	ps_result_release(&one);
+	ps_result_release(&many);
+	ps_result_release(&strip);
 }
