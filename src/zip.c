@@ -471,13 +471,15 @@ sort_entries(struct ps_zip *z, struct ps_error *err)
 
 		z->order[i] = v[i].index;
 		e->limit = i + 1 < z->n ? v[i + 1].offset : z->cd_start;
-		if (e->limit - e->offset < LOCAL_LEN + (uint64_t)e->name_len) {
-			const struct entry *o = &z->e[v[i + 1].index];
-
+		if (e->limit - e->offset >= LOCAL_LEN + (uint64_t)e->name_len)
+			continue;
+		if (i + 1 < z->n)
 			ps_error_input(err, "zip: entries %s and %s overlap",
-			    NAME(e, b1), NAME(o, b2));
-			goto out;
-		}
+			    NAME(e, b1), NAME(&z->e[v[i + 1].index], b2));
+		else
+			ps_error_input(err, "zip: entry %s runs into the central "
+			    "directory", NAME(e, b1));
+		goto out;
 	}
 	z->prefix = z->n > 0 ? v[0].offset : z->cd_start;
 	rc = 0;
@@ -688,6 +690,14 @@ ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
 		count = c64;
 		z->cd_size = s64;
 		cd_off = o64;
+	}
+	/*
+	 * Without zip64 records an all-ones size or offset cannot be read
+	 * (an all-ones count can: Python writes 65,535 entries that way).
+	 */
+	if (!z->zip64 && (z->cd_size == U32_MAX || cd_off == U32_MAX)) {
+		ps_error_input(err, "zip: zip64 end record missing");
+		goto fail;
 	}
 	if (z->cd_size > cd_end || cd_off > cd_end - z->cd_size) {
 		ps_error_input(err, "zip: central directory runs past the "
