@@ -678,4 +678,52 @@ PYEOF
 }
 run_case "10,000-level chain under ulimit -n 1024" case_deep_chain
 
+# Sixteen deep chains walked by sixteen threads (what the default thread
+# count gives on a 16-core machine) must also fit in 1,024 descriptors.  On
+# tmpfs when there is one (64,000 directories), four runs: an overrun
+# depends on how the threads interleave.
+case_wide_deep_threads() {
+	base=.
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		base=$(mktemp -d /dev/shm/pycstrip-wide.XXXXXX)
+		trap 'rm -rf "$base"' EXIT
+	fi
+	"$PY" - "$base" <<'PYEOF'
+import os, sys
+top = os.open(sys.argv[1], os.O_RDONLY)
+os.mkdir("w", dir_fd=top)
+w = os.open("w", os.O_RDONLY, dir_fd=top)
+for c in range(16):
+    name = "c%02d" % c
+    os.mkdir(name, dir_fd=w)
+    fd = os.open(name, os.O_RDONLY, dir_fd=w)
+    for i in range(4000):
+        os.mkdir("d", dir_fd=fd)
+        nfd = os.open("d", os.O_RDONLY, dir_fd=fd); os.close(fd); fd = nfd
+    os.mkdir("__pycache__", dir_fd=fd)
+    pc = os.open("__pycache__", os.O_RDONLY, dir_fd=fd)
+    os.close(os.open("x.cpython-311.pyc", os.O_CREAT | os.O_WRONLY, 0o644,
+                     dir_fd=pc))
+    os.close(pc); os.close(fd)
+PYEOF
+	for mode in -n -n -n --json=s.json; do
+		set +e
+		(ulimit -n 1024 && exec "$PYCSTRIP" --threads 16 -q "$mode" \
+		    "$base/w") 2>err
+		rc=$?
+		set -e
+		[ "$rc" -eq 0 ] || fail "$mode: exit $rc: $(head -c 300 err)"
+	done
+	validate_summary s.json
+	"$PY" -c 'import json; t=json.load(open("s.json"))["targets"][0]
+assert (t["removed_files"], t["removed_dirs"]) == (16, 16), t["error"]'
+}
+if "$PYCSTRIP" --help 2>/dev/null | grep -q -- --threads; then
+	run_case "16 deep chains, --threads 16, under ulimit -n 1024" \
+	    case_wide_deep_threads
+else
+	_n=$((_n + 1))
+	echo "ok $_n - 16 deep chains under ulimit -n 1024 # SKIP no --threads"
+fi
+
 finish
