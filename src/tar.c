@@ -1,10 +1,1127 @@
+#define _GNU_SOURCE
 #include "tar.h"
 
-/* Placeholder until the tar rewriter lands. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "atomic.h"
+#include "codec.h"
+#include "match.h"
+
+/*
+ * How a tar archive is rewritten.  libarchive reads the headers of the
+ * uncompressed stream (its offsets come from archive_read_header_position());
+ * the bytes of each member are then copied as they are, never re-encoded:
+ *
+ *   uncompressed  | pax x | hdr | data | hdr | data... | hdr | data | 0 0 |
+ *   member spans  [ member 0         ) [ member 1    ) [ member n  )
+ *                 ^ header position 0  ^ position 1    ^ position n  ^ EOF
+ *
+ * A member's span runs from its header position (which precedes its pax or
+ * GNU long-name headers) to the next member's.  A kept span is copied; a
+ * removed one is skipped, except the pax global ('g') and volume ('V')
+ * headers at its start, which apply to what follows.  The output ends with
+ * two zero blocks, padded to 10240 bytes when the input was.  So kept
+ * members keep every byte of their headers: format, pax records, xattrs,
+ * sub-second times, owners, long names.
+ *
+ * A plain tar is mapped and its kept spans copied with copy_file_range().
+ * A compressed one is decompressed in a thread (codec.h); the bytes pass
+ * through a window that holds what libarchive has read but whose member is
+ * not known yet, and go to the compressing threads.  Member data is skipped
+ * through the skip callback, so it is never copied into the window.
+ *
+ * The output is begun only at the first removed member (the kept bytes
+ * before it are then read again from the start): an archive with nothing
+ * to remove is never written.  A kept hard link whose target was removed
+ * is the one member re-encoded: libarchive writes it as a regular file with
+ * the target's data (read again from the input), and later links to the
+ * same target point at it.
+ */
+
+#define BLOCK 512
+#define RECORD 10240          /* GNU tar's and bsdtar's default record */
+#define MAP_STEP (1u << 20)   /* bytes handed to libarchive per read */
+#define MAP_DROP (16u << 20)  /* unmap read pages every so often */
+#define MAX_ALIAS 64
+
+enum phase { PH_HEADER, PH_DATA };
+
+struct tar;
+
+/* One reader of the uncompressed stream. */
+struct src {
+	struct tar *t;
+	bool main;                    /* the reader whose bytes are copied */
+	struct ps_codec_reader *zr;   /* compressed input, else the map */
+	const unsigned char *chunk;
+	size_t chunk_len;
+	size_t chunk_off;
+	int64_t pos;                  /* offset of the next byte to deliver */
+	int64_t dropped_to;           /* map: pages below are unmapped */
+	struct archive *a;
+};
+
+/* A removed member that a kept hard link may name. */
+struct rec {
+	char *name;       /* without "./" */
+	uint64_t index;   /* ordinal of its header */
+	char *alias;      /* a removed hard link: its target as written */
+	char *moved_to;   /* the kept link that took its data, as written */
+};
+
+struct tar {
+	const struct ps_options *opts;
+	const char *path;
+	int fd;
+	const struct stat *st;
+	struct ps_result *res;
+	struct ps_error *err;
+	struct ps_error cb_err;       /* what failed inside a callback */
+	enum ps_codec codec;
+	int level;
+	int threads;
+	const unsigned char *map;     /* plain input */
+	size_t map_len;
+
+	struct src main;
+	enum phase phase;
+	uint64_t index;               /* headers read so far */
+	bool keeping;                 /* the current span is kept */
+	uint64_t dropped;             /* members removed */
+
+	/* compressed: bytes delivered whose fate is not known yet */
+	unsigned char *win;
+	size_t win_off;               /* win[win_off] is the byte at win_start */
+	size_t win_len;
+	size_t win_cap;
+	int64_t win_start;            /* first unresolved offset */
+
+	/* output */
+	bool can_write;               /* strip mode */
+	bool writing;
+	struct ps_atomic at;
+	bool at_live;
+	struct ps_codec_writer *zw;
+	int64_t out_len;              /* uncompressed bytes written */
+	int64_t kept_len;             /* uncompressed bytes kept */
+	int64_t copy_from;            /* plain: span waiting to be copied */
+	int64_t copy_to;
+	bool wstop;                   /* drop what libarchive's writer adds */
+
+	/* names */
+	struct ps_strset *py;         /* members named *.py */
+	struct ps_strlist loose;      /* removed X.pyc outside __pycache__ */
+	struct ps_strset *removed;    /* removed non-directories */
+	struct rec *recs;
+	size_t n_recs;
+	size_t cap_recs;
+};
+
+/* --- libarchive statuses ---------------------------------------------- */
+
+/*
+ * The one place where a libarchive status becomes ours.  ARCHIVE_OK and
+ * ARCHIVE_WARN go on (a name that the locale cannot convert is a warning,
+ * and its bytes are kept); anything else fails with what libarchive said,
+ * or with what made a callback fail (a decompression error, a full disk).
+ */
+static int
+ar_check(struct tar *t, struct archive *a, int r)
+{
+	const char *msg;
+
+	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
+		return 0;
+	if (t->cb_err.kind != PS_ERR_NONE) {
+		*t->err = t->cb_err;
+		return -1;
+	}
+	msg = archive_error_string(a);
+	if (msg == NULL)
+		msg = r == ARCHIVE_EOF ? "unexpected end of archive" :
+		    "unknown error";
+	if (t->index == 0 && t->res->format == NULL) {
+		if (t->codec == PS_CODEC_NONE)
+			return ps_error_input(t->err, "not a zip or tar archive");
+		return ps_error_input(t->err, "not a zip or tar archive: %s "
+		    "data that is not tar (%s)", ps_codec_name(t->codec), msg);
+	}
+	return ps_error_input(t->err, "tar: %s", msg);
+}
+
+static void
+cb_fail(struct tar *t, struct archive *a, const struct ps_error *e)
+{
+	if (t->cb_err.kind == PS_ERR_NONE)
+		t->cb_err = *e;
+	archive_set_error(a, EIO, "%s", e->msg);
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static int
+copy_out(struct tar *t)
+{
+	int64_t off = t->copy_from;
+	int64_t end = t->copy_to;
+
+	t->copy_from = t->copy_to = 0;
+	while (off < end) {
+		loff_t in = off;
+		ssize_t n = copy_file_range(t->fd, &in, t->at.fd, NULL,
+		    (size_t)(end - off), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			n = write(t->at.fd, t->map + off, (size_t)(end - off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ps_error_sys(t->err, errno, "cannot write %s",
+			    t->at.tmp);
+		if (n == 0)
+			return ps_error_input(t->err, "file shrank while "
+			    "being read");
+		off += n;
+	}
+	return 0;
+}
+
+/* Writes bytes that are not a span of a plain input. */
+static int
+put(struct tar *t, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	if (!t->writing || n == 0)
+		return 0;
+	t->out_len += (int64_t)n;
+	if (t->zw != NULL)
+		return ps_codec_write(t->zw, p, n, t->err);
+	if (t->copy_to > t->copy_from && copy_out(t) < 0)
+		return -1;
+	while (n > 0) {
+		ssize_t w = write(t->at.fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return ps_error_sys(t->err, errno, "cannot write %s",
+			    t->at.tmp);
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Keeps [from, to) of a plain input: queued for copy_file_range(). */
+static int
+put_span(struct tar *t, int64_t from, int64_t to)
+{
+	if (!t->writing || to <= from)
+		return 0;
+	t->out_len += to - from;
+	if (t->copy_to == from && t->copy_to > t->copy_from) {
+		t->copy_to = to;
+		return 0;
+	}
+	if (t->copy_to > t->copy_from && copy_out(t) < 0)
+		return -1;
+	t->copy_from = from;
+	t->copy_to = to;
+	return 0;
+}
+
+/*
+ * Settles the fate of the stream up to offset to: kept or dropped.  For a
+ * compressed input the bytes are in the window.
+ */
+static int
+resolve(struct tar *t, int64_t to, bool keep)
+{
+	int64_t n = to - t->win_start;
+
+	if (n <= 0)
+		return 0;
+	if (keep)
+		t->kept_len += n;
+	if (t->codec == PS_CODEC_NONE) {
+		t->win_start = to;
+		return keep ? put_span(t, to - n, to) : 0;
+	}
+	if ((size_t)n > t->win_len - t->win_off)
+		return ps_error_input(t->err, "tar: internal error: offset "
+		    "%lld is beyond the bytes read", (long long)to);
+	if (keep && put(t, t->win + t->win_off, (size_t)n) < 0)
+		return -1;
+	t->win_off += (size_t)n;
+	t->win_start = to;
+	return 0;
+}
+
+/* Returns the n bytes at offset off of the uncompressed stream, if they
+ * are still at hand (in the map or the window), else NULL. */
+static const unsigned char *
+bytes_at(struct tar *t, int64_t off, size_t n)
+{
+	if (t->codec == PS_CODEC_NONE)
+		return off >= 0 && (uint64_t)off + n <= t->map_len ?
+		    t->map + off : NULL;
+	if (off < t->win_start ||
+	    (uint64_t)(off - t->win_start) + n > t->win_len - t->win_off)
+		return NULL;
+	return t->win + t->win_off + (off - t->win_start);
+}
+
+/* A tar number field (POSIX octal, or GNU base-256 when the high bit of
+ * the first byte is set).  Returns -1 when it is not a number. */
+static int64_t
+tar_number(const unsigned char *p, size_t n)
+{
+	int64_t v = 0;
+	size_t i = 0;
+
+	if (p[0] & 0x80) {
+		if (p[0] & 0x40)
+			return -1;
+		v = p[0] & 0x3f;
+		for (i = 1; i < n; i++) {
+			if (v > (INT64_MAX >> 8))
+				return -1;
+			v = (v << 8) | p[i];
+		}
+		return v;
+	}
+	while (i < n && p[i] == ' ')
+		i++;
+	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++) {
+		if (v > (INT64_MAX >> 3))
+			return -1;
+		v = (v << 3) | (p[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * A removed member's span may start with headers that are not its own: pax
+ * global headers ('g') and GNU volume labels ('V') apply to every member
+ * after them.  Writes those; the member's own ('x', 'L', 'K'...) go.
+ */
+static int
+put_globals(struct tar *t, int64_t off)
+{
+	for (;;) {
+		const unsigned char *h = bytes_at(t, off, BLOCK);
+		int64_t size, span;
+		unsigned char type;
+
+		if (h == NULL)
+			return 0;
+		type = h[156];   /* POSIX ustar typeflag */
+		if (strchr("gVxXLKA", type) == NULL || type == '\0')
+			return 0;
+		size = tar_number(h + 124, 12);
+		if (size < 0 || size > INT64_MAX - 2 * BLOCK)
+			return 0;
+		span = BLOCK + ((size + BLOCK - 1) & ~(int64_t)(BLOCK - 1));
+		if (type == 'g' || type == 'V') {
+			const unsigned char *all = bytes_at(t, off, (size_t)span);
+
+			if (all != NULL && put(t, all, (size_t)span) < 0)
+				return -1;
+		}
+		off += span;
+	}
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+/* Hands out the next bytes of a compressed stream (at most max). */
+static ssize_t
+pull(struct src *s, const unsigned char **p, size_t max, struct ps_error *e)
+{
+	size_t n;
+
+	if (s->chunk_off == s->chunk_len) {
+		const void *b;
+		ssize_t got = ps_codec_read(s->zr, &b, e);
+
+		if (got <= 0)
+			return got;
+		s->chunk = b;
+		s->chunk_len = (size_t)got;
+		s->chunk_off = 0;
+	}
+	n = s->chunk_len - s->chunk_off;
+	if (n > max)
+		n = max;
+	*p = s->chunk + s->chunk_off;
+	s->chunk_off += n;
+	s->pos += (int64_t)n;
+	return (ssize_t)n;
+}
+
+static int
+win_append(struct tar *t, const unsigned char *p, size_t n)
+{
+	if (t->win_off > 0) {
+		/* Only here: libarchive holds no pointer into the window. */
+		memmove(t->win, t->win + t->win_off, t->win_len - t->win_off);
+		t->win_len -= t->win_off;
+		t->win_off = 0;
+	}
+	if (t->win_cap - t->win_len < n) {
+		size_t cap = t->win_cap ? t->win_cap : 1u << 18;
+		unsigned char *w;
+
+		while (cap - t->win_len < n)
+			cap *= 2;
+		if ((w = realloc(t->win, cap)) == NULL)
+			return ps_error_nomem(&t->cb_err);
+		t->win = w;
+		t->win_cap = cap;
+	}
+	memcpy(t->win + t->win_len, p, n);
+	t->win_len += n;
+	return 0;
+}
+
+static la_ssize_t
+read_cb(struct archive *a, void *ctx, const void **buf)
+{
+	struct src *s = ctx;
+	struct tar *t = s->t;
+	struct ps_error e;
+	const unsigned char *p;
+	ssize_t n;
+
+	ps_error_clear(&e);
+	if (s->zr == NULL) {
+		size_t left;
+
+		/* Keep the pages of a big plain tar from piling up. */
+		if (s->pos - s->dropped_to >= (int64_t)MAP_DROP) {
+			int64_t to = s->pos & ~(int64_t)(MAP_DROP - 1);
+
+			(void)madvise((void *)(uintptr_t)(t->map + s->dropped_to),
+			    (size_t)(to - s->dropped_to), MADV_DONTNEED);
+			s->dropped_to = to;
+		}
+		if ((uint64_t)s->pos >= t->map_len)
+			return 0;
+		left = t->map_len - (size_t)s->pos;
+		if (left > MAP_STEP)
+			left = MAP_STEP;
+		*buf = t->map + s->pos;
+		s->pos += (int64_t)left;
+		return (la_ssize_t)left;
+	}
+	if (!s->main) {
+		n = pull(s, &p, SIZE_MAX, &e);
+		if (n < 0) {
+			cb_fail(t, a, &e);
+			return ARCHIVE_FATAL;
+		}
+		*buf = p;
+		return n;
+	}
+	/*
+	 * In a member's data, libarchive asks for more only once it has
+	 * used all it had: all of that belongs to the current member.
+	 */
+	if (t->phase == PH_DATA && resolve(t, s->pos, t->keeping) < 0) {
+		cb_fail(t, a, t->err);
+		return ARCHIVE_FATAL;
+	}
+	n = pull(s, &p, SIZE_MAX, &e);
+	if (n < 0) {
+		cb_fail(t, a, &e);
+		return ARCHIVE_FATAL;
+	}
+	if (n == 0)
+		return 0;
+	if (win_append(t, p, (size_t)n) < 0) {
+		cb_fail(t, a, &t->cb_err);
+		return ARCHIVE_FATAL;
+	}
+	*buf = t->win + t->win_len - (size_t)n;
+	return n;
+}
+
+static la_int64_t
+skip_cb(struct archive *a, void *ctx, la_int64_t request)
+{
+	struct src *s = ctx;
+	struct tar *t = s->t;
+	struct ps_error e;
+	la_int64_t done = 0;
+
+	ps_error_clear(&e);
+	if (s->zr == NULL) {
+		int64_t left = (int64_t)t->map_len - s->pos;
+
+		if (request > left)
+			request = left > 0 ? left : 0;
+		s->pos += request;
+		return request;
+	}
+	if (s->main && t->phase == PH_DATA &&
+	    resolve(t, s->pos, t->keeping) < 0) {
+		cb_fail(t, a, t->err);
+		return ARCHIVE_FATAL;
+	}
+	while (done < request) {
+		const unsigned char *p;
+		ssize_t n = pull(s, &p, (size_t)(request - done), &e);
+		int rc = 0;
+
+		if (n < 0) {
+			cb_fail(t, a, &e);
+			return ARCHIVE_FATAL;
+		}
+		if (n == 0)
+			break;
+		done += n;
+		if (!s->main)
+			continue;
+		if (t->phase == PH_DATA) {
+			/* The current member's data: settled at once. */
+			if (t->keeping) {
+				t->kept_len += n;
+				rc = put(t, p, (size_t)n);
+			}
+			t->win_start = s->pos;
+		} else {
+			rc = win_append(t, p, (size_t)n);
+		}
+		if (rc < 0) {
+			cb_fail(t, a, t->cb_err.kind != PS_ERR_NONE ?
+			    &t->cb_err : t->err);
+			return ARCHIVE_FATAL;
+		}
+	}
+	return done;
+}
+
+/* Opens a reader of the uncompressed stream from its start. */
+static int
+src_open(struct tar *t, struct src *s, bool main)
+{
+	memset(s, 0, sizeof *s);
+	s->t = t;
+	s->main = main;
+	if (t->codec != PS_CODEC_NONE &&
+	    (s->zr = ps_codec_reader_new(t->codec, t->fd, t->err)) == NULL)
+		return -1;
+	if ((s->a = archive_read_new()) == NULL)
+		return ps_error_nomem(t->err);
+	/* Only tar (ustar, pax, GNU...): the stream is already decompressed. */
+	if (archive_read_support_format_tar(s->a) != ARCHIVE_OK ||
+	    archive_read_open2(s->a, s, NULL, read_cb, skip_cb, NULL) !=
+	    ARCHIVE_OK)
+		return ar_check(t, s->a, ARCHIVE_FATAL);
+	return 0;
+}
+
+static void
+src_close(struct src *s)
+{
+	if (s->a != NULL)
+		archive_read_free(s->a);
+	ps_codec_reader_free(s->zr);
+	memset(s, 0, sizeof *s);
+}
+
+/* Reads the rest of a compressed stream (so that its checks run); returns
+ * the stream's whole length, or -1. */
+static int64_t
+src_drain(struct tar *t, struct src *s)
+{
+	const unsigned char *p;
+	ssize_t n;
+
+	if (s->zr == NULL)
+		return (int64_t)t->map_len;
+	s->pos += (int64_t)(s->chunk_len - s->chunk_off);
+	s->chunk_off = s->chunk_len;
+	while ((n = pull(s, &p, SIZE_MAX, t->err)) > 0)
+		continue;
+	return n < 0 ? -1 : s->pos;
+}
+
+static const char *
+entry_name(struct archive_entry *e)
+{
+	const char *p = archive_entry_pathname(e);
+
+	return p != NULL ? p : archive_entry_pathname_utf8(e);
+}
+
+static const char *
+entry_link(struct archive_entry *e)
+{
+	const char *p = archive_entry_hardlink(e);
+
+	return p != NULL ? p : archive_entry_hardlink_utf8(e);
+}
+
+/* The member name the rules see: no "./", no trailing '/' (malloc'd). */
+static char *
+rule_name(const char *name)
+{
+	const char *n = ps_match_strip_dot(name);
+	size_t len = strlen(n);
+
+	while (len > 0 && n[len - 1] == '/')
+		len--;
+	return strndup(n, len);
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+/* Whether X.py exists beside the legacy X.pyc named m. */
+static bool
+has_source(const struct tar *t, const char *m)
+{
+	const char *base = strrchr(m, '/');
+	size_t dir, src;
+
+	base = base ? base + 1 : m;
+	dir = (size_t)(base - m);
+	src = ps_match_source_len(base, strlen(base));
+	return src > 0 && ps_strset_has(t->py, m, dir + src);
+}
+
+static int
+note_py(struct tar *t, struct archive_entry *e, const char *m)
+{
+	if (archive_entry_filetype(e) != AE_IFDIR && ends_with(m, ".py") &&
+	    ps_strset_add(t->py, m, strlen(m)) < 0)
+		return ps_error_nomem(t->err);
+	return 0;
+}
+
+/* --keep-sourceless: a first pass to learn every X.py of the archive. */
+static int
+prescan(struct tar *t)
+{
+	struct src s;
+	struct archive_entry *e;
+	int rc = -1, r;
+
+	if (src_open(t, &s, false) < 0)
+		goto out;
+	while ((r = archive_read_next_header(s.a, &e)) != ARCHIVE_EOF) {
+		const char *name;
+		char *m;
+
+		if (ar_check(t, s.a, r) < 0)
+			goto out;
+		if ((name = entry_name(e)) == NULL) {
+			ps_error_input(t->err, "tar: a member has no name");
+			goto out;
+		}
+		if ((m = rule_name(name)) == NULL) {
+			ps_error_nomem(t->err);
+			goto out;
+		}
+		r = note_py(t, e, m);
+		free(m);
+		if (r < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	src_close(&s);
+	return rc;
+}
+
+/* --- hard links ---------------------------------------------------------- */
+
+static struct rec *
+find_rec(struct tar *t, const char *m)
+{
+	size_t i;
+
+	if (!ps_strset_has(t->removed, m, strlen(m)))
+		return NULL;
+	for (i = t->n_recs; i-- > 0;)
+		if (strcmp(t->recs[i].name, m) == 0)
+			return &t->recs[i];
+	return NULL;
+}
+
+static int
+add_rec(struct tar *t, const char *m, const char *alias)
+{
+	struct rec *r;
+
+	if (ps_strset_add(t->removed, m, strlen(m)) < 0)
+		return ps_error_nomem(t->err);
+	if (t->n_recs == t->cap_recs) {
+		size_t cap = t->cap_recs ? 2 * t->cap_recs : 64;
+
+		if ((r = realloc(t->recs, cap * sizeof *r)) == NULL)
+			return ps_error_nomem(t->err);
+		t->recs = r;
+		t->cap_recs = cap;
+	}
+	r = &t->recs[t->n_recs];
+	memset(r, 0, sizeof *r);
+	r->index = t->index;
+	r->name = strdup(m);
+	r->alias = alias ? strdup(alias) : NULL;
+	if (r->name == NULL || (alias != NULL && r->alias == NULL)) {
+		free(r->name);
+		free(r->alias);
+		return ps_error_nomem(t->err);
+	}
+	t->n_recs++;
+	return 0;
+}
+
+static la_ssize_t
+write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct tar *t = ctx;
+
+	/* After the entry, libarchive's end-of-archive blocks: not ours. */
+	if (t->wstop)
+		return (la_ssize_t)len;
+	if (put(t, buf, len) < 0) {
+		cb_fail(t, a, t->err);
+		return ARCHIVE_FATAL;
+	}
+	return (la_ssize_t)len;
+}
+
+/* Writes one member in the header style of the input's. */
+static int
+put_entry(struct tar *t, struct archive_entry *ne, struct archive *from)
+{
+	struct archive *w = archive_write_new();
+	int rc = -1, r;
+
+	if (w == NULL)
+		return ps_error_nomem(t->err);
+	switch (archive_format(t->main.a)) {
+	case ARCHIVE_FORMAT_TAR_USTAR:
+		r = archive_write_set_format_ustar(w);
+		break;
+	case ARCHIVE_FORMAT_TAR_GNUTAR:
+		r = archive_write_set_format_gnutar(w);
+		break;
+	case ARCHIVE_FORMAT_TAR_PAX_RESTRICTED:
+		r = archive_write_set_format_pax_restricted(w);
+		break;
+	default:
+		r = archive_write_set_format_pax(w);
+		break;
+	}
+	/* 512-byte blocks: the entry leaves the buffer whole. */
+	if (ar_check(t, w, r) < 0 ||
+	    ar_check(t, w, archive_write_set_bytes_per_block(w, BLOCK)) < 0 ||
+	    ar_check(t, w, archive_write_open2(w, t, NULL, write_cb, NULL,
+	    NULL)) < 0 ||
+	    ar_check(t, w, archive_write_header(w, ne)) < 0)
+		goto out;
+	if (from != NULL) {
+		char buf[1 << 16];
+		la_ssize_t n;
+
+		while ((n = archive_read_data(from, buf, sizeof buf)) > 0)
+			if (archive_write_data(w, buf, (size_t)n) != n) {
+				ar_check(t, w, ARCHIVE_FATAL);
+				goto out;
+			}
+		if (n < 0 && ar_check(t, from, (int)n) < 0)
+			goto out;
+	}
+	if (ar_check(t, w, archive_write_finish_entry(w)) < 0)
+		goto out;
+	rc = 0;
+out:
+	t->wstop = true;
+	(void)archive_write_close(w);
+	archive_write_free(w);
+	t->wstop = false;
+	return rc;
+}
+
+/*
+ * The kept hard link e names a removed member: the first such link becomes
+ * a regular file holding the data of the member it named (read again from
+ * the input); later ones link to that first one.
+ */
+static int
+relink(struct tar *t, struct archive_entry *e, const char *name,
+    struct rec *r)
+{
+	struct archive_entry *ne = NULL, *te;
+	const char *to = NULL;
+	struct src s;
+	uint64_t i;
+	int rc = -1, k;
+
+	memset(&s, 0, sizeof s);
+	for (k = 0; r->alias != NULL; k++) {
+		struct rec *next;
+		char *m = rule_name(r->alias);
+
+		if (m == NULL)
+			return ps_error_nomem(t->err);
+		next = find_rec(t, m);
+		free(m);
+		if (next == NULL || k == MAX_ALIAS) {
+			/* It ends at a member that is kept. */
+			to = r->alias;
+			break;
+		}
+		r = next;
+	}
+	if (to == NULL && r->moved_to != NULL)
+		to = r->moved_to;
+	if ((ne = archive_entry_clone(e)) == NULL)
+		return ps_error_nomem(t->err);
+	if (to != NULL) {
+		archive_entry_set_hardlink(ne, to);
+		archive_entry_set_size(ne, 0);
+		rc = put_entry(t, ne, NULL);
+		goto out;
+	}
+	if (src_open(t, &s, false) < 0)
+		goto out;
+	for (i = 0;; i++) {
+		int st = archive_read_next_header(s.a, &te);
+
+		if (st == ARCHIVE_EOF) {
+			ps_error_input(t->err, "tar: hard link target %s is "
+			    "gone", r->name);
+			goto out;
+		}
+		if (ar_check(t, s.a, st) < 0)
+			goto out;
+		if (i == r->index)
+			break;
+	}
+	archive_entry_set_hardlink(ne, NULL);
+	archive_entry_set_filetype(ne, AE_IFREG);
+	archive_entry_set_size(ne, archive_entry_size(te));
+	if (put_entry(t, ne, s.a) < 0)
+		goto out;
+	if ((r->moved_to = strdup(name)) == NULL) {
+		ps_error_nomem(t->err);
+		goto out;
+	}
+	rc = 0;
+out:
+	src_close(&s);
+	archive_entry_free(ne);
+	return rc;
+}
+
+/* --- the members ------------------------------------------------------- */
+
+/* Begins the output at the first removed member: the kept bytes before it
+ * are read again from the start of the input. */
+static int
+begin_output(struct tar *t)
+{
+	const char *dest = t->opts->output ? t->opts->output : t->path;
+	int64_t left = t->win_start;
+
+	if (ps_atomic_begin(&t->at, dest, t->st, t->err) < 0)
+		return -1;
+	t->at_live = true;
+	if (t->codec != PS_CODEC_NONE &&
+	    (t->zw = ps_codec_writer_new(t->codec, t->level, t->threads,
+	    t->at.fd, t->err)) == NULL)
+		return -1;
+	t->writing = true;
+	if (t->codec == PS_CODEC_NONE) {
+		if (put_span(t, 0, left) < 0)
+			return -1;
+	} else {
+		struct src s;
+		int rc = 0;
+
+		memset(&s, 0, sizeof s);
+		s.t = t;
+		if ((s.zr = ps_codec_reader_new(t->codec, t->fd, t->err)) ==
+		    NULL)
+			return -1;
+		while (left > 0 && rc == 0) {
+			const unsigned char *p;
+			ssize_t n = pull(&s, &p, (size_t)left, t->err);
+
+			if (n <= 0) {
+				if (n == 0)
+					ps_error_input(t->err, "tar: input "
+					    "changed while being read");
+				rc = -1;
+				break;
+			}
+			left -= n;
+			rc = put(t, p, (size_t)n);
+		}
+		ps_codec_reader_free(s.zr);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+member(struct tar *t, struct archive_entry *e, int64_t pos)
+{
+	const char *name = entry_name(e);
+	const char *link = entry_link(e);
+	bool is_dir = archive_entry_filetype(e) == AE_IFDIR;
+	bool loose = false, drop = false;
+	char *m = NULL;
+	int rc = -1;
+
+	if (name == NULL)
+		return ps_error_input(t->err, "tar: member %llu has no name",
+		    (unsigned long long)t->index + 1);
+	if ((m = rule_name(name)) == NULL)
+		return ps_error_nomem(t->err);
+	if (note_py(t, e, m) < 0)
+		goto out;
+	if (ps_match_member(m, is_dir, &loose) &&
+	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m)) {
+		if (loose && t->opts->keep_sourceless && !has_source(t, m)) {
+			if (ps_result_sourceless(t->res, t->opts, name) < 0) {
+				ps_error_nomem(t->err);
+				goto out;
+			}
+		} else {
+			drop = true;
+		}
+	}
+	if (drop) {
+		if (ps_result_archive_member(t->res, t->opts, name, is_dir,
+		    is_dir ? 0 : (uint64_t)archive_entry_size(e)) < 0 ||
+		    (loose && !t->opts->keep_sourceless &&
+		    ps_strlist_push(&t->loose, name) < 0)) {
+			ps_error_nomem(t->err);
+			goto out;
+		}
+		if (!is_dir && add_rec(t, m, link) < 0)
+			goto out;
+		t->dropped++;
+		t->keeping = false;
+		if (t->can_write && !t->writing && begin_output(t) < 0)
+			goto out;
+		rc = put_globals(t, pos);
+		goto out;
+	}
+	t->keeping = true;
+	if (link != NULL && t->writing) {
+		char *lm = rule_name(link);
+		struct rec *r;
+
+		if (lm == NULL) {
+			ps_error_nomem(t->err);
+			goto out;
+		}
+		r = find_rec(t, lm);
+		free(lm);
+		if (r != NULL) {
+			t->keeping = false;
+			if (put_globals(t, pos) < 0 || relink(t, e, name, r) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(m);
+	return rc;
+}
+
+static int
+scan(struct tar *t)
+{
+	struct archive *a = t->main.a;
+	struct archive_entry *e;
+	int r;
+
+	for (;;) {
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (ar_check(t, a, r) < 0)
+			return -1;
+		t->res->format = "tar";
+		t->res->compression = ps_codec_name(t->codec);
+		if (resolve(t, archive_read_header_position(a), t->keeping) < 0 ||
+		    member(t, e, archive_read_header_position(a)) < 0)
+			return -1;
+		t->phase = PH_DATA;
+		r = archive_read_data_skip(a);
+		t->phase = PH_HEADER;
+		if (ar_check(t, a, r) < 0)
+			return -1;
+		t->index++;
+	}
+	if (archive_format(a) == 0)
+		return ar_check(t, a, ARCHIVE_FATAL);
+	t->res->format = "tar";
+	t->res->compression = ps_codec_name(t->codec);
+	return resolve(t, archive_read_header_position(a), t->keeping);
+}
+
+/* The two zero blocks that end an archive, and padding to a record. */
+static int64_t
+trailer_len(int64_t out_len, int64_t in_len)
+{
+	int64_t rec = in_len % RECORD == 0 ? RECORD : BLOCK;
+	int64_t n = 2 * BLOCK;
+
+	return n + (rec - (out_len + n) % rec) % rec;
+}
+
+static int
+finish(struct tar *t, int64_t in_len)
+{
+	static const unsigned char zero[BLOCK];
+	int64_t n = trailer_len(t->out_len, in_len);
+	uint64_t written;
+
+	for (; n > 0; n -= BLOCK)
+		if (put(t, zero, BLOCK) < 0)
+			return -1;
+	if (t->zw != NULL) {
+		if (ps_codec_writer_finish(t->zw, &written, t->err) < 0)
+			return -1;
+		t->res->bytes_after = (int64_t)written;
+	} else {
+		if (t->copy_to > t->copy_from && copy_out(t) < 0)
+			return -1;
+		t->res->bytes_after = t->out_len;
+	}
+	t->at_live = false;
+	return ps_atomic_commit(&t->at, t->err);
+}
+
+static int
+sniff(struct tar *t)
+{
+	unsigned char head[8];
+	ssize_t n;
+
+	do
+		n = pread(t->fd, head, sizeof head, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ps_error_sys(t->err, errno, "cannot read");
+	if (n == 0)
+		return ps_error_input(t->err, "not a zip or tar archive: empty "
+		    "file");
+	t->codec = ps_codec_detect(head, (size_t)n);
+	return 0;
+}
+
 int
 ps_tar_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err)
 {
-	(void)opts; (void)path; (void)fd; (void)st; (void)res;
-	return ps_error_input(err, "not a zip or tar archive");
+	struct tar t;
+	int64_t in_len;
+	size_t i;
+	int rc = -1;
+
+	memset(&t, 0, sizeof t);
+	t.opts = opts;
+	t.path = path;
+	t.fd = fd;
+	t.st = st;
+	t.res = res;
+	t.err = err;
+	t.keeping = true;
+	t.can_write = opts->mode == PS_MODE_STRIP;
+	ps_error_clear(&t.cb_err);
+	if (sniff(&t) < 0)
+		goto out;
+	if (t.can_write && t.codec != PS_CODEC_NONE &&
+	    (t.level = ps_codec_level(t.codec, opts->level, err)) < 0)
+		goto out;
+	t.threads = ps_codec_threads(opts->threads);
+	if (t.codec == PS_CODEC_NONE) {
+		t.map_len = (size_t)st->st_size;
+		t.map = mmap(NULL, t.map_len, PROT_READ, MAP_SHARED, fd, 0);
+		if (t.map == MAP_FAILED) {
+			t.map = NULL;
+			ps_error_sys(err, errno, "cannot map");
+			goto out;
+		}
+	}
+	if ((t.py = ps_strset_new()) == NULL ||
+	    (t.removed = ps_strset_new()) == NULL) {
+		ps_error_nomem(err);
+		goto out;
+	}
+	if (opts->keep_sourceless && prescan(&t) < 0)
+		goto out;
+	if (src_open(&t, &t.main, true) < 0 || scan(&t) < 0)
+		goto out;
+	if ((in_len = src_drain(&t, &t.main)) < 0)
+		goto out;
+	/* X.pyc outside __pycache__ with no X.py anywhere beside it. */
+	for (i = 0; i < t.loose.n; i++) {
+		char *m = rule_name(t.loose.v[i]);
+
+		if (m == NULL || (!has_source(&t, m) &&
+		    ps_result_sourceless(res, opts, t.loose.v[i]) < 0)) {
+			free(m);
+			ps_error_nomem(err);
+			goto out;
+		}
+		free(m);
+	}
+	if (t.dropped == 0) {
+		res->bytes_after = res->bytes_before;
+		if (opts->output != NULL && t.can_write &&
+		    ps_archive_copy(fd, st->st_size, opts->output, st, err) < 0)
+			goto out;
+	} else if (!t.writing) {
+		/* Dry run: the size is known without compression only. */
+		if (t.codec == PS_CODEC_NONE)
+			res->bytes_after = t.kept_len +
+			    trailer_len(t.kept_len, in_len);
+	} else if (finish(&t, in_len) < 0) {
+		goto out;
+	}
+	rc = 0;
+out:
+	src_close(&t.main);
+	ps_codec_writer_free(t.zw);
+	if (t.at_live)
+		ps_atomic_abort(&t.at);
+	if (t.map != NULL)
+		munmap((void *)(uintptr_t)t.map, t.map_len);
+	for (i = 0; i < t.n_recs; i++) {
+		free(t.recs[i].name);
+		free(t.recs[i].alias);
+		free(t.recs[i].moved_to);
+	}
+	free(t.recs);
+	ps_strset_free(t.py);
+	ps_strset_free(t.removed);
+	ps_strlist_release(&t.loose);
+	free(t.win);
+	return rc;
 }
