@@ -1,0 +1,5 @@
+"""pycstrip's CI example package."""
+
+
+def answer():
+    return 42
