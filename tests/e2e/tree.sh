@@ -529,6 +529,34 @@ case_excludes() {
 }
 run_case "-x: excluded paths and directories are left alone" case_excludes
 
+case_vcs_and_trailing_slash() {
+	mkdir -p t/.git/objects/__pycache__ t/.hg/store t/.svn/pristine \
+	    t/sub/.git t/.github/__pycache__ t/pkg/__pycache__
+	for f in t/.git/objects/__pycache__/a.cpython-311.pyc t/.git/b.pyc \
+	    t/.hg/store/c.pyc t/.svn/pristine/d.pyo t/sub/.git/e.pyc \
+	    t/.github/__pycache__/f.cpython-311.pyc \
+	    t/pkg/__pycache__/g.cpython-311.pyc; do
+		echo b >"$f"
+	done
+	listing t/.git >git-before
+	"$PYCSTRIP" -v --json s.json t/ 2>err || fail "exit $?: $(cat err)"
+	listing t/.git >git-after
+	cmp git-before git-after || fail ".git changed"
+	for f in t/.hg/store/c.pyc t/.svn/pristine/d.pyo t/sub/.git/e.pyc; do
+		[ -f "$f" ] || fail "$f removed from a version-control directory"
+	done
+	[ ! -e t/.github/__pycache__ ] || fail ".github is not version control"
+	[ ! -e t/pkg/__pycache__ ] || fail "t/pkg/__pycache__ kept"
+	printf '%s\n' .github/__pycache__/f.cpython-311.pyc \
+	    pkg/__pycache__/g.cpython-311.pyc >want
+	expect_summary s.json 0 t/ want 2 4 strip
+	grep -q 't/pkg/__pycache__/g.cpython-311.pyc' err ||
+	    fail "-v: $(cat err)"
+	! grep -q '//' err || fail "-v doubled a slash: $(cat err)"
+}
+run_case "version-control dirs are not entered; PATH kept as given" \
+    case_vcs_and_trailing_slash
+
 case_verbose_and_quiet() {
 	mktree t
 	cp -a t t2
