@@ -36,7 +36,8 @@ pycstrip_fetch() { # URL FILE
 	if command -v curl >/dev/null 2>&1; then
 		curl -fsSL --retry 2 --connect-timeout 20 -o "$2" "$1"
 	elif command -v wget >/dev/null 2>&1; then
-		wget -q -T 20 -O "$2" "$1"
+		# No -T: Debian's busybox 1.35 wget crashes with it.
+		wget -q -O "$2" "$1"
 	elif command -v python3 >/dev/null 2>&1; then
 		python3 -c 'import sys, shutil, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=20) as r, open(sys.argv[2], "wb") as f:
