@@ -111,6 +111,7 @@ struct tar {
 	struct ps_codec_writer *zw;
 	int64_t out_len;              /* uncompressed bytes written */
 	int64_t kept_len;             /* uncompressed bytes kept */
+	bool inexact;                 /* kept_len misses re-encoded links */
 	int64_t copy_from;            /* plain: span waiting to be copied */
 	int64_t copy_to;
 	bool wstop;                   /* drop what libarchive's writer adds */
@@ -334,7 +335,10 @@ put_globals(struct tar *t, int64_t off)
 		if (type == 'g' || type == 'V') {
 			const unsigned char *all = bytes_at(t, off, (size_t)span);
 
-			if (all != NULL && put(t, all, (size_t)span) < 0)
+			if (all == NULL)
+				return 0;
+			t->kept_len += span;
+			if (put(t, all, (size_t)span) < 0)
 				return -1;
 		}
 		off += span;
@@ -930,7 +934,7 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
 		goto out;
 	}
 	t->keeping = true;
-	if (link != NULL && t->writing) {
+	if (link != NULL && t->dropped > 0) {
 		char *lm = rule_name(link);
 		struct rec *r;
 
@@ -940,7 +944,10 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
 		}
 		r = find_rec(t, lm);
 		free(lm);
-		if (r != NULL) {
+		if (r != NULL && !t->writing) {
+			/* A dry run does not re-encode: size unknown. */
+			t->inexact = true;
+		} else if (r != NULL) {
 			t->keeping = false;
 			if (put_globals(t, pos) < 0 || relink(t, e, name, r) < 0)
 				goto out;
@@ -1099,7 +1106,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 			goto out;
 	} else if (!t.writing) {
 		/* Dry run: the size is known without compression only. */
-		if (t.codec == PS_CODEC_NONE)
+		if (t.codec == PS_CODEC_NONE && !t.inexact)
 			res->bytes_after = t.kept_len +
 			    trailer_len(t.kept_len, in_len);
 	} else if (finish(&t, in_len) < 0) {
