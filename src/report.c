@@ -215,6 +215,12 @@ count(const json_t *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+static const char *
+plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 static bool
 failed(const json_t *t)
 {
@@ -478,9 +484,12 @@ render_markdown(FILE *out, const json_t *s)
 	const char *mode = str(s, "mode");
 	const char *verb = md_verb(mode);
 
-	fprintf(out, "### pycstrip (%s): %s %" PRIu64 " files, %" PRIu64
-	    " directories, %" PRIu64 " bytes\n\n", mode, verb,
-	    count(totals, "removed_files"), count(totals, "removed_dirs"),
+	fprintf(out, "### pycstrip (%s): %s %" PRIu64 " %s, %" PRIu64
+	    " %s, %" PRIu64 " bytes\n\n", mode, verb,
+	    count(totals, "removed_files"),
+	    plural(count(totals, "removed_files"), "file", "files"),
+	    count(totals, "removed_dirs"),
+	    plural(count(totals, "removed_dirs"), "directory", "directories"),
 	    count(totals, "removed_bytes"));
 	if (!json_is_true(json_object_get(s, "ok")))
 		fputs(CROSS " Some targets failed: see below.\n\n", out);
@@ -610,9 +619,12 @@ gh_pass(struct gh *g, const json_t *s)
 			if (count(t, "removed_files") + count(t, "removed_dirs")
 			    == 0)
 				continue;
-			snprintf(buf, sizeof buf, "removed %" PRIu64 " files, %"
-			    PRIu64 " directories, %" PRIu64 " bytes",
-			    count(t, "removed_files"), count(t, "removed_dirs"),
+			snprintf(buf, sizeof buf, "removed %" PRIu64 " %s, %"
+			    PRIu64 " %s, %" PRIu64 " bytes",
+			    count(t, "removed_files"), plural(count(t,
+			    "removed_files"), "file", "files"),
+			    count(t, "removed_dirs"), plural(count(t,
+			    "removed_dirs"), "directory", "directories"),
 			    count(t, "removed_bytes"));
 			gh_annotate(g, GH_NOTICE, str(t, "path"),
 			    "pycstrip: bytecode removed", buf);

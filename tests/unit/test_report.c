@@ -523,3 +523,16 @@ Test(report, fingerprint_keeps_parts_apart)
 	cr_assert_str_eq(h1, h3);
 	cr_assert_eq(strspn(h1, "0123456789abcdef"), 32);
 }
+
+Test(report, markdown_heading_says_what_the_mode_did)
+{
+	json_t *s = summary("check", json_pack("[o]", target("src", "tree",
+	    "ok", NULL, names(1), json_array())));
+	char *md = render(s, PS_REPORT_MARKDOWN, NULL);
+
+	cr_assert(strncmp(md, "### pycstrip (check): found 1 file, 0 directories, "
+	    "100 bytes\n", 60) == 0, "%s", md);
+	cr_assert(strstr(md, "Bytecode found: the check fails") != NULL, "%s", md);
+	free(md);
+	json_decref(s);
+}
