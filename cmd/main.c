@@ -238,6 +238,12 @@ catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigaction(sigs[i], &sa, NULL);
+	/*
+	 * Past a file size limit (ulimit -f) a write fails with EFBIG
+	 * instead of killing the process, so the temporary file is removed
+	 * and the error reported like any other failed write.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static int

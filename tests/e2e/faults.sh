@@ -1,0 +1,251 @@
+#!/bin/sh
+# tests/e2e/faults.sh - real resource limits, not simulated ones: a file
+# size limit (ulimit -f, SIGXFSZ ignored and default), a directory pycstrip
+# may not write to, a read-only mount, a full tmpfs; and the clean-up of
+# stale temporaries a killed run left.  Each time: exit 3 with the cause,
+# the archive byte for byte as it was, no temporary left.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-harden.sh"
+
+# expect_refused FILE ORIG ERRFILE RC TEXT : exit 3, message, untouched
+expect_refused() {
+	no_crash "$4" "$3"
+	[ "$4" -eq 3 ] || { cat "$3"; fail "expected exit 3, got $4"; }
+	grep -q "^pycstrip: .*$(basename "$1"): .*$5" "$3" ||
+	    { cat "$3"; fail "no message with '$5'"; }
+	cmp -s "$2" "$1" || fail "$1 changed"
+	no_temp_left "$(dirname "$1")"
+}
+
+archives() { # DIR KB : a wheel and a tar.gz of about KB each, if supported
+	for a in "$(make_wheel "$1" "$2")" "$(make_targz "$1" "$2")"; do
+		if supported "$a"; then
+			echo "$a"
+		else
+			echo "SKIP: $a not supported yet" >&2
+			rm -f "$a"
+		fi
+	done
+}
+
+# A size limit with SIGXFSZ ignored: write() fails with EFBIG.
+case_ulimit_ignored() {
+	for a in $(archives "$PWD" 300); do
+		cp "$a" orig
+		set +e
+		sh -c "trap '' XFSZ; ulimit -f 200; exec \"\$0\" \"\$1\"" \
+		    "$PYCSTRIP" "$a" 2>err
+		rc=$?
+		set -e
+		expect_refused "$a" orig err "$rc" "File too large"
+	done
+}
+
+# With SIGXFSZ at its default the kernel would kill pycstrip in the middle
+# of the temporary; pycstrip ignores the signal so the write fails instead.
+case_ulimit_default() {
+	for a in $(archives "$PWD" 300); do
+		cp "$a" orig
+		set +e
+		sh -c "trap - XFSZ; ulimit -f 200; exec \"\$0\" \"\$1\"" \
+		    "$PYCSTRIP" "$a" 2>err
+		rc=$?
+		set -e
+		expect_refused "$a" orig err "$rc" "File too large"
+	done
+}
+
+# -o past the size limit: no output file, the input untouched.
+case_ulimit_output() {
+	for a in $(archives "$PWD" 300); do
+		cp "$a" orig
+		set +e
+		sh -c "ulimit -f 200; exec \"\$0\" -o out \"\$1\"" "$PYCSTRIP" "$a" 2>err
+		rc=$?
+		set -e
+		no_crash "$rc" err
+		[ "$rc" -eq 3 ] || fail "expected exit 3, got $rc"
+		[ ! -e out ] || fail "output file left"
+		cmp -s orig "$a" || fail "input changed"
+		no_temp_left .
+	done
+}
+
+# as_other CMD... : runs CMD as an unprivileged user when we are root (root
+# writes anywhere, permission bits or not)
+as_other() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+case_readonly_dir() {
+	mkdir ro
+	for a in $(archives "$PWD/ro" 20); do
+		cp "$a" orig
+		chmod 644 "$a"
+	done
+	chmod 755 ro
+	[ "$(id -u)" -eq 0 ] || chmod 555 ro
+	chmod 755 .
+	for a in ro/*; do
+		[ -f "$a" ] || continue
+		cp "$a" orig
+		set +e
+		as_other "$PYCSTRIP" "$a" 2>err
+		rc=$?
+		set -e
+		expect_refused "$a" orig err "$rc" "cannot create temporary file in ro: Permission denied"
+		# A dry run still works.
+		as_other "$PYCSTRIP" -q -n "$a"
+	done
+	chmod 755 ro
+}
+
+# Tree mode in a directory it may not change: the entries it cannot remove
+# are reported, the others removed, exit 3.
+case_readonly_tree() {
+	mkdir -p t/a t/b
+	make_pkg t/a
+	make_pkg t/b
+	chmod -R a+rX t
+	chown -R 65534:65534 t/b 2>/dev/null || true
+	[ "$(id -u)" -eq 0 ] || chmod 555 t/a/pkg t/a/pkg/__pycache__
+	set +e
+	as_other "$PYCSTRIP" t 2>err
+	rc=$?
+	set -e
+	no_crash "$rc" err
+	[ "$rc" -eq 3 ] || { cat err; fail "expected exit 3, got $rc"; }
+	grep -q '^pycstrip: t: a/pkg/.*: cannot remove.*: Permission denied' err ||
+	    { cat err; fail "no message naming the entry"; }
+	[ -e t/a/pkg/__pycache__ ] || fail "the read-only entries went"
+	[ ! -e t/b/pkg/__pycache__ ] || fail "the writable entries stayed"
+	[ -e t/a/pkg/mod.py ] && [ -e t/b/pkg/mod.py ] || fail "a source went"
+}
+
+# mount_tmpfs DIR SIZE : root only; returns 1 (with a note) when impossible
+mount_tmpfs() {
+	mkdir -p "$1"
+	if ! mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null; then
+		echo "SKIP: cannot mount a tmpfs (not root or no CAP_SYS_ADMIN)"
+		return 1
+	fi
+}
+
+case_readonly_mount() {
+	mount_tmpfs mnt 4m || return 0
+	set +e
+	(
+		set -e
+		for a in $(archives "$PWD" 20); do
+			cp "$a" mnt/
+		done
+		mount -o remount,ro mnt
+		for a in mnt/*; do
+			cp "$a" orig
+			set +e
+			"$PYCSTRIP" "$a" 2>err
+			rc=$?
+			set -e
+			expect_refused "$a" orig err "$rc" "Read-only file system"
+		done
+	)
+	rc=$?
+	set -e
+	umount mnt
+	[ "$rc" -eq 0 ]
+}
+
+# A full file system: the temporary cannot grow; it goes, the original
+# stays, the free space is what it was.
+case_full_tmpfs() {
+	mount_tmpfs mnt 500k || return 0
+	set +e
+	(
+		set -e
+		for a in $(archives "$PWD" 300); do
+			rm -f mnt/*
+			cp "$a" mnt/
+			m=mnt/$(basename "$a")
+			free=$(df --output=avail mnt | tail -n 1)
+			set +e
+			"$PYCSTRIP" "$m" 2>err
+			rc=$?
+			set -e
+			expect_refused "$m" "$a" err "$rc" "No space left on device"
+			[ "$(df --output=avail mnt | tail -n 1)" = "$free" ] ||
+			    fail "free space changed"
+			# -o onto the full file system
+			set +e
+			"$PYCSTRIP" -o mnt/out "$a" 2>err
+			rc=$?
+			set -e
+			no_crash "$rc" err
+			[ "$rc" -eq 3 ] || fail "-o: expected exit 3, got $rc"
+			[ ! -e mnt/out ] || fail "-o: output left"
+			no_temp_left mnt
+		done
+		# Tree mode needs no space: it only removes.
+		rm -f mnt/*
+		make_pkg mnt/tree
+		head -c 400000 /dev/zero >mnt/fill 2>/dev/null || true
+		"$PYCSTRIP" -q mnt/tree
+		[ ! -e mnt/tree/pkg/__pycache__ ] || fail "tree not cleaned"
+	)
+	rc=$?
+	set -e
+	umount mnt
+	[ "$rc" -eq 0 ]
+}
+
+# Stale temporaries: a strip run in place removes the ".NAME.pycstrip-XXXXXX"
+# files beside its target that it owns and that are older than a minute; it
+# spares fresh ones (a concurrent run's), other names, other owners, links.
+case_stale_cleanup() {
+	w=$(make_wheel "$PWD" 0)
+	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
+	n=$(basename "$w")
+	: >".$n.pycstrip-old111"
+	: >".$n.pycstrip-new222"
+	: >".$n.pycstrip-ab"
+	: >".other.whl.pycstrip-old333"
+	ln -s "$n" ".$n.pycstrip-lnk444"
+	if [ "$(id -u)" -eq 0 ]; then
+		: >".$n.pycstrip-his555"
+		chown 65534 ".$n.pycstrip-his555"
+	fi
+	for f in old111 ab lnk444 his555; do
+		[ -e ".$n.pycstrip-$f" ] || [ -L ".$n.pycstrip-$f" ] || continue
+		touch -h -d '-2 min' ".$n.pycstrip-$f"
+	done
+	touch -d '-2 min' ".other.whl.pycstrip-old333"
+	# A dry run changes nothing, stale files included.
+	"$PYCSTRIP" -q -n "$w"
+	[ -e ".$n.pycstrip-old111" ] || fail "a dry run removed a stale file"
+	"$PYCSTRIP" -q "$w"
+	[ ! -e ".$n.pycstrip-old111" ] || fail "stale temporary kept"
+	[ -e ".$n.pycstrip-new222" ] || fail "fresh temporary removed"
+	[ -e ".$n.pycstrip-ab" ] || fail "other name removed"
+	[ -e ".other.whl.pycstrip-old333" ] || fail "another target's removed"
+	[ -L ".$n.pycstrip-lnk444" ] || fail "symlink removed"
+	if [ "$(id -u)" -eq 0 ]; then
+		[ -e ".$n.pycstrip-his555" ] || fail "another owner's removed"
+	fi
+	# Nothing left to strip: the clean-up still happens.
+	touch -d '-2 min' ".$n.pycstrip-new222"
+	"$PYCSTRIP" -q "$w"
+	[ ! -e ".$n.pycstrip-new222" ] || fail "not cleaned when nothing matched"
+}
+
+run_case "ulimit -f, SIGXFSZ ignored: EFBIG, untouched" case_ulimit_ignored
+run_case "ulimit -f, SIGXFSZ default: not killed, untouched" case_ulimit_default
+run_case "ulimit -f with -o: no output left" case_ulimit_output
+run_case "read-only directory: refused, untouched" case_readonly_dir
+run_case "tree without write permission: reported, the rest removed" case_readonly_tree
+run_case "read-only mount: refused, untouched" case_readonly_mount
+run_case "full tmpfs: refused, untouched, space given back" case_full_tmpfs
+run_case "stale temporaries: only old ones of ours" case_stale_cleanup
+finish
