@@ -33,6 +33,14 @@ pycstrip_say() {
 }
 
 pycstrip_fetch() { # URL FILE
+	# debian:*-slim images have no downloader at all: add curl as root.
+	if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1 &&
+	    ! command -v python3 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
+	    [ "$(id -u)" -eq 0 ]; then
+		pycstrip_say "no curl, wget or python3: installing curl with apt-get"
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install \
+		    -y -qq --no-install-recommends curl ca-certificates >&2 || true
+	fi
 	if command -v curl >/dev/null 2>&1; then
 		curl -fsSL --retry 2 --connect-timeout 20 -o "$2" "$1"
 	elif command -v wget >/dev/null 2>&1; then

@@ -78,7 +78,31 @@ case_examples_pin_this_version() {
 	grep -q "pycstrip/pycstrip@v$v\$" "$R/examples/ci/github-publish.yml"
 	grep -q "pycstrip/pycstrip@v$v\$" "$R/examples/ci/github-check.yml"
 	grep -q "ref: v$v\$" "$R/examples/ci/gitlab-ci.yml"
+	grep -q "rev: v$v\$" "$R/examples/ci/pre-commit-config.yaml"
 	grep -q "default: $v\$" "$R/.gitlab-ci-template.yml"
+}
+
+# Every CI snippet in README.md (a yaml block that names pycstrip's action,
+# template or hooks) is one of examples/ci/*, which the e2e tests run.
+case_readme_snippets_are_tested_examples() {
+	"$PY" - "$R" <<'PYEOF'
+import glob, os, re, sys
+root = sys.argv[1]
+examples = {}
+for p in glob.glob(os.path.join(root, "examples/ci/*.y*ml")):
+    examples[open(p).read().strip()] = os.path.basename(p)
+readme = open(os.path.join(root, "README.md")).read() \
+    if os.path.exists(os.path.join(root, "README.md")) else ""
+blocks = re.findall(r"^```ya?ml\n(.*?)^```", readme, re.M | re.S)
+used = set()
+for b in blocks:
+    if not re.search(r"pycstrip/pycstrip|gitlab-ci-template|pycstrip-check", b):
+        continue
+    if b.strip() not in examples:
+        sys.exit("README.md has a CI snippet that is not in examples/ci/:\n" + b)
+    used.add(examples[b.strip()])
+print("# README.md shows %d of the %d CI examples" % (len(used), len(examples)))
+PYEOF
 }
 
 run_case "ci: action.yml passes action-validator" case_action_validates
@@ -89,4 +113,5 @@ run_case "ci: GitLab template embeds scripts/ci-install.sh verbatim" case_templa
 run_case "ci: install script parses as POSIX sh" case_install_script_is_posix_sh
 run_case "ci: release workflow builds the assets the wrappers download" case_release_workflow_layout
 run_case "ci: examples and template pin PS_VERSION" case_examples_pin_this_version
+run_case "ci: README CI snippets are the tested examples" case_readme_snippets_are_tested_examples
 finish

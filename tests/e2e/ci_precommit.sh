@@ -51,7 +51,24 @@ if ! command -v pre-commit >/dev/null 2>&1; then
 	echo "not ok 1 - pre-commit missing (run make deps)"
 	exit 1
 fi
+# The README's .pre-commit-config.yaml, pointed at the scratch hook repo.
+case_readme_config() {
+	setup
+	rev=$(git -C hooks rev-parse HEAD)
+	sed -e "s|repo: https://github.com/pycstrip/pycstrip|repo: $PWD/hooks|" \
+	    -e "s|rev: v[0-9.]*|rev: $rev|" \
+	    "$PYCSTRIP_ROOT/examples/ci/pre-commit-config.yaml" >work/.pre-commit-config.yaml
+	grep -q "repo: $PWD/hooks" work/.pre-commit-config.yaml
+	git -C work add -A
+	cd work
+	expect_status 1 pre-commit run --all-files
+	"$PYCSTRIP" -q vendor/*.whl
+	git add -A
+	pre-commit run --all-files
+}
+
 run_case "pre-commit: pycstrip-check fails on a wheel with bytecode" case_check_hook_fails_on_a_wheel_with_bytecode
 run_case "pre-commit: pycstrip-check passes on the stripped wheel" case_check_hook_passes_once_stripped
 run_case "pre-commit: pycstrip-no-bytecode fails on a committed .pyc" case_no_bytecode_hook_fails_on_a_pyc
+run_case "README: .pre-commit-config.yaml example" case_readme_config
 finish
