@@ -52,14 +52,26 @@ printable(const char *s, size_t len, char *out, size_t size)
 static uint64_t
 hash_of(const char *k, size_t len)
 {
-	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
-	size_t i;
+	/*
+	 * Eight bytes a step, each mixed by a multiply and a fold of the high
+	 * half; the final fold spreads the bits the table index uses.
+	 */
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
-	return h;
+	if (i < len) {
+		w = 0;
+		memcpy(&w, k + i, len - i);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	}
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 32);
 }
 
 static int
@@ -87,141 +99,148 @@ build_index(struct ps_record *rec)
 	return 0;
 }
 
-enum state { START_FIELD, IN_FIELD, IN_QUOTED, QUOTE_IN_QUOTED };
+/*
+ * Reads one field starting at text[*i]: unquoted fields are returned as
+ * a pointer into the text; a quoted one, or one holding '\' when fix_bs,
+ * is written out into the arena (allocated on first need).  Leaves *i on
+ * the ',' or line end that ends the field, or at len.  Returns 0, -1 when
+ * out of memory, 1 for a quoted field that never ends.
+ */
+static int
+field(struct ps_record *rec, size_t *i, bool fix_bs, const char **out,
+    size_t *out_len)
+{
+	const char *t = rec->text;
+	size_t len = rec->len, k = *i, start = k;
+	char *a;
+
+	if (k >= len || t[k] != '"') {
+		bool bs = false;
+
+		for (; k < len && t[k] != ',' && t[k] != '\n' && t[k] != '\r';
+		    k++)
+			if (t[k] == '\\')
+				bs = true;
+		*i = k;
+		if (!(bs && fix_bs)) {
+			*out = t + start;
+			*out_len = k - start;
+			return 0;
+		}
+		k = start;  /* copy it out, '\' as '/' */
+	}
+	if (rec->arena == NULL && (rec->arena = malloc(len + 1)) == NULL)
+		return -1;
+	a = rec->arena + rec->arena_used;
+	*out = a;
+	if (t[k] == '"') {
+		/* csv, excel dialect: "" is a quote; a lone one closes. */
+		for (k++;; k++) {
+			if (k >= len)
+				return 1;
+			if (t[k] != '"') {
+				*a++ = t[k] == '\\' && fix_bs ? '/' : t[k];
+				continue;
+			}
+			if (k + 1 < len && t[k + 1] == '"') {
+				*a++ = '"';
+				k++;
+				continue;
+			}
+			k++;
+			break;
+		}
+	}
+	/* Unquoted text, or what follows a closing quote: taken as is. */
+	for (; k < len && t[k] != ',' && t[k] != '\n' && t[k] != '\r'; k++)
+		*a++ = t[k] == '\\' && fix_bs ? '/' : t[k];
+	*out_len = (size_t)(a - *out);
+	rec->arena_used += *out_len;
+	*i = k;
+	return 0;
+}
 
 int
 ps_record_parse(struct ps_record *rec, const char *text, size_t len,
     struct ps_error *err)
 {
-	size_t lines = 1, cap, i, a = 0;
-	struct ps_record_row *row = NULL;
-	enum state st = START_FIELD;
-	unsigned field = 0;
-	size_t size_digits = 0;
+	size_t lines = 1, i;
+	int r;
 
 	memset(rec, 0, sizeof *rec);
 	rec->text = text;
 	rec->len = len;
-	for (i = 0; i < len; i++)
-		if (text[i] == '\n' || text[i] == '\r')
-			lines++;
-	/* Unquoted fields never grow; each row adds two NULs. */
-	rec->arena = malloc(len + 2 * lines + 2);
+	for (i = 0; i < len; i++) {
+		const char *nl = memchr(text + i, '\n', len - i);
+
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - text);
+		lines++;
+	}
+	for (i = 0; i < len; i++) {
+		const char *cr = memchr(text + i, '\r', len - i);
+
+		if (cr == NULL)
+			break;
+		i = (size_t)(cr - text);
+		lines++;
+	}
 	rec->rows = calloc(lines, sizeof *rec->rows);
-	if (rec->arena == NULL || rec->rows == NULL)
+	if (rec->rows == NULL)
 		goto nomem;
-	cap = lines;
 	i = 0;
 	while (i < len) {
-		char c = text[i];
+		struct ps_record_row *row = &rec->rows[rec->n++];
+		unsigned f;
 
-		if (row == NULL) {
-			/* Start of a row. */
-			if (rec->n == cap)
-				goto nomem;  /* cannot happen: lines bounds rows */
-			row = &rec->rows[rec->n++];
-			row->start = i;
-			row->size = -1;
-			row->path = rec->arena + a;
-			row->hash = "";
-			field = 0;
-			size_digits = 0;
-			st = START_FIELD;
-			if (c == '\n' || c == '\r')
-				row->blank = true;
+		row->start = i;
+		row->size = -1;
+		row->hash = "";
+		if (text[i] == '\n' || text[i] == '\r') {
+			row->blank = true;
+			row->path = text + i;
+			goto line_end;
 		}
-		if (st != IN_QUOTED && (c == '\n' || c == '\r')) {
+		for (f = 0;; f++) {
+			const char *v;
+			size_t vl;
+
+			r = field(rec, &i, f == 0, &v, &vl);
+			if (r < 0)
+				goto nomem;
+			if (r > 0) {
+				ps_record_release(rec);
+				return ps_error_input(err,
+				    "RECORD: a quoted field never ends");
+			}
+			if (f == 0) {
+				row->path = v;
+				row->path_len = vl;
+			} else if (f == 1) {
+				row->hash = v;
+				row->hash_len = vl;
+			} else if (f == 2 && vl > 0 && vl <= 18) {
+				size_t k;
+
+				row->size = 0;
+				for (k = 0; k < vl && row->size >= 0; k++)
+					row->size = v[k] >= '0' && v[k] <= '9' ?
+					    row->size * 10 + (v[k] - '0') : -1;
+			}
+			if (i >= len || text[i] != ',')
+				break;
 			i++;
-			if (c == '\r' && i < len && text[i] == '\n')
+		}
+line_end:
+		if (i < len && text[i] == '\r') {
+			i++;
+			if (i < len && text[i] == '\n')
 				i++;
-			goto end_row;
+		} else if (i < len && text[i] == '\n') {
+			i++;
 		}
-		i++;
-		switch (st) {
-		case START_FIELD:
-			if (c == '"') {
-				st = IN_QUOTED;
-				continue;
-			}
-			if (c == ',')
-				goto end_field;
-			st = IN_FIELD;
-			break;
-		case IN_FIELD:
-			if (c == ',')
-				goto end_field;
-			break;
-		case IN_QUOTED:
-			if (c == '"') {
-				st = QUOTE_IN_QUOTED;
-				continue;
-			}
-			break;
-		case QUOTE_IN_QUOTED:
-			if (c == ',')
-				goto end_field;
-			/* '""' is a quote; anything else after a closing quote
-			 * is taken literally, as csv does when not strict. */
-			st = c == '"' ? IN_QUOTED : IN_FIELD;
-			break;
-		}
-		/* c belongs to the current field. */
-		if (field == 0) {
-			rec->arena[a++] = c == '\\' ? '/' : c;
-			row->path_len++;
-		} else if (field == 1) {
-			rec->arena[a++] = c;
-			row->hash_len++;
-		} else if (field == 2) {
-			if (c >= '0' && c <= '9' && size_digits < 18) {
-				row->size = (row->size < 0 ? 0 : row->size * 10) +
-				    (c - '0');
-				size_digits++;
-			} else {
-				row->size = INT64_MIN;  /* not a number */
-			}
-		}
-		continue;
-end_field:
-		if (field == 0) {
-			rec->arena[a++] = '\0';
-			row->hash = rec->arena + a;
-		} else if (field == 1) {
-			rec->arena[a++] = '\0';
-		}
-		field++;
-		st = START_FIELD;
-		continue;
-end_row:
-		if (field == 0) {
-			rec->arena[a++] = '\0';
-			row->hash = rec->arena + a;
-			rec->arena[a++] = '\0';
-		} else if (field == 1) {
-			rec->arena[a++] = '\0';
-		}
-		if (row->size == INT64_MIN)
-			row->size = -1;
 		row->end = i;
-		row = NULL;
-	}
-	if (row != NULL) {
-		/* The last row has no line end. */
-		if (st == IN_QUOTED) {
-			ps_record_release(rec);
-			return ps_error_input(err,
-			    "RECORD: a quoted field never ends");
-		}
-		if (field == 0) {
-			rec->arena[a++] = '\0';
-			row->hash = rec->arena + a;
-			rec->arena[a++] = '\0';
-		} else if (field == 1) {
-			rec->arena[a++] = '\0';
-		}
-		if (row->size == INT64_MIN)
-			row->size = -1;
-		row->end = len;
 	}
 	if (build_index(rec) < 0)
 		goto nomem;
@@ -331,9 +350,13 @@ out:
 char *
 ps_record_render(const struct ps_record *rec, size_t *len)
 {
-	char *out = malloc(rec->len + 1);
-	size_t i, o = 0;
+	size_t i, o = 0, need = 0;
+	char *out;
 
+	for (i = 0; i < rec->n; i++)
+		if (!rec->rows[i].dropped)
+			need += rec->rows[i].end - rec->rows[i].start;
+	out = malloc(need + 1);
 	if (out == NULL)
 		return NULL;
 	for (i = 0; i < rec->n; i++) {

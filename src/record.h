@@ -16,7 +16,8 @@
  * field with '\' read as '/', as PyPI compares them.  Empty lines are kept
  * and name no file.
  *
- * The text is borrowed: it must outlive the struct ps_record.
+ * The text is borrowed: it must outlive the struct ps_record, whose fields
+ * point into it (only quoted fields, and paths holding '\', are copied).
  */
 #ifndef PS_RECORD_H
 #define PS_RECORD_H
@@ -30,9 +31,9 @@
 
 struct ps_record_row {
 	size_t start, end;   /* the row's bytes in text, line end included */
-	const char *path;    /* first field, unquoted, NUL-terminated */
+	const char *path;    /* first field, unquoted (not NUL-terminated) */
 	size_t path_len;
-	const char *hash;    /* second field, unquoted ("" when absent) */
+	const char *hash;    /* second field, unquoted, may be empty */
 	size_t hash_len;
 	int64_t size;        /* third field, -1 when empty or not a number */
 	bool blank;          /* an empty line: names no file */
@@ -44,7 +45,8 @@ struct ps_record {
 	size_t len;
 	struct ps_record_row *rows;
 	size_t n;
-	char *arena;                  /* unquoted fields, owned */
+	char *arena;                  /* quoted fields, unquoted; owned */
+	size_t arena_used;
 	size_t *index;                /* open addressing: row + 1, 0 = empty */
 	size_t index_cap;             /* a power of two */
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <zlib.h>
 
 #include "archive.h"
@@ -85,7 +86,7 @@ struct entry {
 	uint64_t limit;       /* where the next entry or the directory starts */
 	uint64_t new_offset;
 	size_t cd;            /* this entry's header in z->cd */
-	const char *name;     /* NUL-terminated copy */
+	const char *name;     /* in z->cd, not NUL-terminated */
 	uint32_t name_len;
 	uint32_t crc;
 	uint16_t flags, method;
@@ -109,7 +110,7 @@ struct ps_zip {
 	struct entry *e;
 	size_t n;
 	size_t *order;           /* entry indices by offset */
-	char *names;             /* NUL-terminated names */
+	char *namebuf;           /* one name and a NUL, for match.h */
 	size_t *table;           /* by name without "./": index + 1 */
 	size_t table_cap;
 	unsigned char *scratch;  /* LOCAL_LEN + 2 * 65535 */
@@ -371,17 +372,60 @@ scan_extra(const unsigned char *p, size_t len, const unsigned char **z64,
 	return 0;
 }
 
+/*
+ * The name of e without its leading "./" (and the '/' after it), as
+ * ps_match_strip_dot() does for NUL-terminated names.  Sets *len.
+ */
+static const char *
+key_of(const struct entry *e, size_t *len)
+{
+	const char *k = e->name;
+	size_t n = e->name_len;
+
+	while (n >= 2 && k[0] == '.' && k[1] == '/') {
+		k += 2;
+		n -= 2;
+		while (n > 0 && *k == '/') {
+			k++;
+			n--;
+		}
+	}
+	*len = n;
+	return k;
+}
+
+/* A NUL-terminated copy of e's name in z->namebuf, for match.h. */
+static const char *
+c_name(struct ps_zip *z, const struct entry *e)
+{
+	memcpy(z->namebuf, e->name, e->name_len);
+	z->namebuf[e->name_len] = '\0';
+	return z->namebuf;
+}
+
 static uint64_t
 hash_name(const char *k, size_t len)
 {
-	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
-	size_t i;
+	/*
+	 * Eight bytes a step, each mixed by a multiply and a fold of the high
+	 * half; the final fold spreads the bits the table index uses.
+	 */
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
-	return h;
+	if (i < len) {
+		w = 0;
+		memcpy(&w, k + i, len - i);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	}
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 32);
 }
 
 /* The entry whose name without "./" is key (a file, unless dirs), or -1. */
@@ -392,8 +436,8 @@ lookup(const struct ps_zip *z, const char *key, size_t len, bool dirs)
 
 	for (; z->table[s] != 0; s = (s + 1) & (z->table_cap - 1)) {
 		const struct entry *e = &z->e[z->table[s] - 1];
-		const char *k = ps_match_strip_dot(e->name);
-		size_t klen = e->name_len - (size_t)(k - e->name);
+		size_t klen;
+		const char *k = key_of(e, &klen);
 
 		if (klen == len && memcmp(k, key, len) == 0 &&
 		    (dirs || !e->is_dir))
@@ -416,8 +460,8 @@ index_names(struct ps_zip *z, struct ps_error *err)
 	z->table_cap = cap;
 	for (i = 0; i < z->n; i++) {
 		const struct entry *e = &z->e[i];
-		const char *k = ps_match_strip_dot(e->name);
-		size_t klen = e->name_len - (size_t)(k - e->name);
+		size_t klen;
+		const char *k = key_of(e, &klen);
 		size_t s = (size_t)hash_name(k, klen) & (cap - 1);
 
 		for (; z->table[s] != 0; s = (s + 1) & (cap - 1)) {
@@ -493,8 +537,7 @@ static int
 read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
     struct ps_error *err)
 {
-	size_t off = 0, i, names_len = 0;
-	char *np;
+	size_t off = 0, i;
 
 	if (z->cd_size / CENTRAL_LEN < count)
 		return ps_error_input(err,
@@ -526,6 +569,7 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 			    "zip: central directory entry %zu runs past the "
 			    "directory", i + 1);
 		e->cd = off;
+		e->name = (const char *)p + CENTRAL_LEN;
 		e->flags = get16(p + 8);
 		e->method = get16(p + 10);
 		e->crc = get32(p + 16);
@@ -578,7 +622,6 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 			    "directory", i + 1);
 		e->offset = offset + delta;
 		e->is_dir = nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '/';
-		names_len += nlen + 1;
 		off += CENTRAL_LEN + nlen + xlen + clen;
 		continue;
 no_z64:
@@ -590,18 +633,6 @@ no_z64:
 		return ps_error_input(err,
 		    "zip: central directory holds %llu bytes more than its "
 		    "%zu entries", (unsigned long long)(z->cd_size - off), z->n);
-	z->names = malloc(names_len + 1);
-	if (z->names == NULL)
-		return ps_error_nomem(err);
-	np = z->names;
-	for (i = 0; i < z->n; i++) {
-		struct entry *e = &z->e[i];
-
-		memcpy(np, z->cd + e->cd + CENTRAL_LEN, e->name_len);
-		np[e->name_len] = '\0';
-		e->name = np;
-		np += e->name_len + 1;
-	}
 	return 0;
 }
 
@@ -715,7 +746,8 @@ ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
 	    index_names(z, err) < 0 || sort_entries(z, err) < 0)
 		goto fail;
 	z->scratch = malloc(SCRATCH_LEN);
-	if (z->scratch == NULL) {
+	z->namebuf = malloc(65536);
+	if (z->scratch == NULL || z->namebuf == NULL) {
 		ps_error_nomem(err);
 		goto fail;
 	}
@@ -734,7 +766,7 @@ ps_zip_free(struct ps_zip *z)
 	free(z->cd);
 	free(z->e);
 	free(z->order);
-	free(z->names);
+	free(z->namebuf);
 	free(z->table);
 	free(z->scratch);
 	free(z);
@@ -747,8 +779,9 @@ ps_zip_count(const struct ps_zip *z)
 }
 
 const char *
-ps_zip_name(const struct ps_zip *z, size_t i)
+ps_zip_name(const struct ps_zip *z, size_t i, size_t *len)
 {
+	*len = z->e[i].name_len;
 	return z->e[i].name;
 }
 
@@ -1285,9 +1318,14 @@ write_central(struct out *o, struct ps_zip *z, const struct entry *e,
 	return 0;
 }
 
-/* Writes the whole new archive to o (or, with o->fd < 0, sizes it). */
+/*
+ * Writes the whole new archive to o (or, with o->fd < 0, sizes it).
+ * before_record, when not NULL, is called on reaching the RECORD member:
+ * it finishes *nr (built meanwhile by another thread).
+ */
 static int
-write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr)
+write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
+    int (*before_record)(void *), void *ctx)
 {
 	uint64_t cd_start, cd_size, kept = 0;
 	unsigned char r[EOCD64_LEN + LOC64_LEN + EOCD_LEN];
@@ -1304,6 +1342,8 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr)
 			continue;
 		}
 		if (z->order[i] == nr->index) {
+			if (before_record != NULL && before_record(ctx) < 0)
+				return -1;
 			e->new_offset = o->pos;
 			if (write_local(o, z, e, nr->method, nr->flags, nr->crc,
 			    nr->csize, nr->usize) < 0 ||
@@ -1415,7 +1455,7 @@ is_top_record(const struct entry *e)
 		return false;
 	dl = (size_t)(slash - e->name);
 	return dl > 10 && ends_with(e->name, dl, ".dist-info") &&
-	    strcmp(slash, "/RECORD") == 0;
+	    e->name_len == dl + 7 && memcmp(slash, "/RECORD", 7) == 0;
 }
 
 static bool
@@ -1423,8 +1463,8 @@ is_signature(const struct wheel *w, const struct entry *e)
 {
 	return w->record != SIZE_MAX && e->name_len == w->dir_len + 11 &&
 	    memcmp(e->name, w->dir, w->dir_len) == 0 &&
-	    (strcmp(e->name + w->dir_len, "/RECORD.jws") == 0 ||
-	    strcmp(e->name + w->dir_len, "/RECORD.p7s") == 0);
+	    (memcmp(e->name + w->dir_len, "/RECORD.jws", 11) == 0 ||
+	    memcmp(e->name + w->dir_len, "/RECORD.p7s", 11) == 0);
 }
 
 /* PyPI's view of a directory entry: a name ending in '/' or '\'. */
@@ -1705,8 +1745,9 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
-		const char *n = ps_match_strip_dot(e->name);
-		size_t len = e->name_len - (size_t)(n - e->name);
+		size_t len;
+		const char *k = key_of(e, &len);
+		const char *n = c_name(z, e) + (k - e->name);
 		bool loose = false;
 
 		if (!ps_match_member(n, e->is_dir, &loose))
@@ -1717,7 +1758,7 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 			continue;
 		}
 		if (loose && lookup(z, n, len - 1, false) < 0) {
-			if (ps_result_sourceless(res, opts, e->name) < 0)
+			if (ps_result_sourceless(res, opts, c_name(z, e)) < 0)
 				return ps_error_nomem(err);
 			if (opts->keep_sourceless)
 				continue;
@@ -1731,8 +1772,8 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 	 */
 	for (i = 0; excluded_any && i < z->n; i++) {
 		const struct entry *e = &z->e[i];
-		const char *n = ps_match_strip_dot(e->name);
-		size_t len = e->name_len - (size_t)(n - e->name), k;
+		size_t len, k;
+		const char *n = key_of(e, &len);
 
 		if (e->fate != KEEP || ps_match_pycache_prefix(n, len) == 0)
 			continue;
@@ -1753,6 +1794,97 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * The RECORD work of a wheel (read, check, edit, compress) runs in a
+ * thread of its own while the members before RECORD are copied: it is
+ * most of the CPU time on a big wheel, the copy most of the rest.
+ */
+struct record_job {
+	struct ps_zip *z;
+	struct wheel *w;
+	struct new_record *nr;
+	struct ps_error err;
+	int rc;
+	pthread_t thread;
+	bool running;
+};
+
+static void *
+record_worker(void *arg)
+{
+	struct record_job *j = arg;
+
+	j->rc = load_record(j->z, j->w, &j->err);
+	if (j->rc == 0)
+		j->rc = build_record(j->z, j->w, j->nr, &j->err);
+	return NULL;
+}
+
+/* Waits for the RECORD job; returns its status, its error in err. */
+static int
+record_join(struct record_job *j, struct ps_error *err)
+{
+	if (j->running) {
+		pthread_join(j->thread, NULL);
+		j->running = false;
+	} else {
+		record_worker(j);
+	}
+	if (j->rc < 0)
+		*err = j->err;
+	return j->rc;
+}
+
+struct join_ctx {
+	struct record_job *job;
+	struct ps_error *err;
+};
+
+static int
+join_hook(void *arg)
+{
+	struct join_ctx *c = arg;
+
+	return record_join(c->job, c->err);
+}
+
+/* Marks a wheel's signatures for dropping and lists them in res. */
+static int
+drop_signatures(struct ps_zip *z, const struct wheel *w,
+    struct ps_result *res, struct ps_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < z->n; i++) {
+		struct entry *e = &z->e[i];
+
+		if (!is_signature(w, e) || e->fate != KEEP)
+			continue;
+		e->fate = DROP_SIGNATURE;
+		if (ps_strlist_pushn(&res->signatures_removed, e->name,
+		    e->name_len) < 0)
+			return ps_error_nomem(err);
+	}
+	return 0;
+}
+
+/* Records the removed members in res, in central directory order. */
+static int
+report_removed(struct ps_zip *z, const struct ps_options *opts,
+    struct ps_result *res, struct ps_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+
+		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
+		    c_name(z, e), e->is_dir, e->usize) < 0)
+			return ps_error_nomem(err);
+	}
+	return 0;
+}
+
 int
 ps_zip_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err)
@@ -1760,10 +1892,11 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	struct ps_zip *z = NULL;
 	struct wheel w = { 0 };
 	struct new_record nr = { 0 };
+	struct record_job job = { 0 };
+	struct join_ctx jc = { &job, err };
 	struct ps_atomic a = { 0 };
 	struct out o = { 0 };
-	bool whl, writing = false;
-	const char *dest;
+	bool whl, writing = false, parallel;
 	ssize_t removed;
 	size_t i;
 	int rc = -1;
@@ -1796,8 +1929,16 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	    ends_with(opts->output, strlen(opts->output), ".whl"));
 	if (find_record(z, path, whl, &w, err) < 0)
 		goto out;
-	if (w.record != SIZE_MAX && load_record(z, &w, err) < 0) {
-		/* A zip that merely holds a dist-info is not a wheel. */
+	/*
+	 * A file named like a wheel must have a RECORD that matches: a
+	 * mismatch refuses it, and its RECORD work may overlap the copy.
+	 * Another zip that merely holds a dist-info is a wheel only when
+	 * its RECORD matches.
+	 */
+	parallel = whl && w.record != SIZE_MAX && removed > 0 &&
+	    !opts->verify && opts->mode == PS_MODE_STRIP;
+	if (!parallel && w.record != SIZE_MAX &&
+	    load_record(z, &w, err) < 0) {
 		if (whl || err->kind != PS_ERR_INPUT ||
 		    strncmp(err->msg, "wheel: RECORD does not match", 28) != 0)
 			goto out;
@@ -1821,30 +1962,11 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 		}
 	}
 	if (removed > 0 && w.record != SIZE_MAX) {
-		for (i = 0; i < z->n; i++) {
-			struct entry *e = &z->e[i];
-
-			if (is_signature(&w, e) && e->fate == KEEP) {
-				e->fate = DROP_SIGNATURE;
-				if (ps_strlist_push(&res->signatures_removed,
-				    e->name) < 0) {
-					ps_error_nomem(err);
-					goto out;
-				}
-			}
-		}
-		if (build_record(z, &w, &nr, err) < 0)
+		if (drop_signatures(z, &w, res, err) < 0)
 			goto out;
-		res->record_updated = 1;
-	}
-	for (i = 0; i < z->n; i++) {
-		const struct entry *e = &z->e[i];
-
-		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
-		    e->name, e->is_dir, e->usize) < 0) {
-			ps_error_nomem(err);
+		nr.index = w.record;
+		if (!parallel && build_record(z, &w, &nr, err) < 0)
 			goto out;
-		}
 	}
 	if (removed == 0) {
 		if (opts->output != NULL && opts->mode == PS_MODE_STRIP &&
@@ -1857,18 +1979,29 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	o.err = err;
 	o.fd = -1;
 	if (opts->mode == PS_MODE_STRIP) {
-		dest = opts->output != NULL ? opts->output : path;
 		o.buf = malloc(COPY_BUF);
 		if (o.buf == NULL) {
 			ps_error_nomem(err);
 			goto out;
 		}
-		if (ps_atomic_begin(&a, dest, st, err) < 0)
+		if (ps_atomic_begin(&a, opts->output != NULL ? opts->output :
+		    path, st, err) < 0)
 			goto out;
 		writing = true;
 		o.fd = a.fd;
 	}
-	if (write_archive(&o, z, &nr) < 0)
+	if (parallel) {
+		job.z = z;
+		job.w = &w;
+		job.nr = &nr;
+		job.running = pthread_create(&job.thread, NULL, record_worker,
+		    &job) == 0;
+	}
+	if (write_archive(&o, z, &nr, parallel ? join_hook : NULL, &jc) < 0)
+		goto out;
+	if (w.record != SIZE_MAX)
+		res->record_updated = 1;
+	if (report_removed(z, opts, res, err) < 0)
 		goto out;
 	if (writing) {
 		writing = false;
@@ -1878,6 +2011,11 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_after = (int64_t)o.pos;
 	rc = 0;
 out:
+	if (job.running) {
+		struct ps_error ignored;
+
+		record_join(&job, &ignored);
+	}
 	if (writing)
 		ps_atomic_abort(&a);
 	free(o.buf);

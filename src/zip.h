@@ -55,8 +55,8 @@ int ps_zip_open(struct ps_zip **zp, int fd, uint64_t size,
     struct ps_error *err);
 void ps_zip_free(struct ps_zip *z);
 size_t ps_zip_count(const struct ps_zip *z);
-/* Entry i's name, NUL-terminated, in central directory order. */
-const char *ps_zip_name(const struct ps_zip *z, size_t i);
+/* Entry i's name (*len bytes, no NUL), in central directory order. */
+const char *ps_zip_name(const struct ps_zip *z, size_t i, size_t *len);
 /* Bytes before the first local header (a zipapp's shebang line). */
 uint64_t ps_zip_prefix(const struct ps_zip *z);
 int ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err);
