@@ -1,0 +1,317 @@
+/*
+ * test_codec.c - the compressed streams: round trips through the writer and
+ * the reader, output independent of the thread count, and every check the
+ * reader must make (truncation, CRC, trailing garbage).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <zlib.h>
+
+#include "codec.h"
+
+static char dir[256];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof dir, "%s/ps-codec.XXXXXX",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(codec, .init = setup, .fini = teardown);
+
+/* Text-like, compressible, different in every block. */
+static unsigned char *
+sample(size_t n)
+{
+	unsigned char *p = malloc(n ? n : 1);
+	size_t i;
+	unsigned x = 12345;
+
+	cr_assert_not_null(p);
+	for (i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (unsigned char)("def f(x):\n    return x\n"[i % 24] +
+		    ((x >> 24) % 4 == 0 ? (x >> 16) % 3 : 0));
+	}
+	return p;
+}
+
+/* Compresses data into a new file; returns its fd (at offset 0). */
+static int
+compress_to(const char *name, enum ps_codec c, int level, int threads,
+    const unsigned char *data, size_t n, size_t step)
+{
+	char path[400];
+	struct ps_error err = { 0 };
+	struct ps_codec_writer *w;
+	uint64_t written = 0;
+	size_t off;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	w = ps_codec_writer_new(c, level, threads, fd, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	for (off = 0; off < n; off += step) {
+		size_t k = n - off < step ? n - off : step;
+
+		cr_assert_eq(ps_codec_write(w, data + off, k, &err), 0, "%s",
+		    err.msg);
+	}
+	cr_assert_eq(ps_codec_writer_finish(w, &written, &err), 0, "%s",
+	    err.msg);
+	ps_codec_writer_free(w);
+	cr_assert_eq((off_t)written, lseek(fd, 0, SEEK_END));
+	return fd;
+}
+
+/* Decompresses the file on fd; returns the bytes (*n set), or NULL with
+ * err set. */
+static unsigned char *
+decompress(int fd, enum ps_codec c, size_t *n, struct ps_error *err)
+{
+	struct ps_codec_reader *r = ps_codec_reader_new(c, fd, err);
+	unsigned char *out = NULL;
+	const void *b;
+	ssize_t got;
+
+	cr_assert_not_null(r, "%s", err->msg);
+	*n = 0;
+	while ((got = ps_codec_read(r, &b, err)) > 0) {
+		out = realloc(out, *n + (size_t)got);
+		cr_assert_not_null(out);
+		memcpy(out + *n, b, (size_t)got);
+		*n += (size_t)got;
+	}
+	ps_codec_reader_free(r);
+	if (got < 0) {
+		free(out);
+		return NULL;
+	}
+	return out ? out : malloc(1);
+}
+
+static unsigned char *
+file_bytes(int fd, size_t *n)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char *p = malloc((size_t)size + 1);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(pread(fd, p, (size_t)size, 0), size);
+	*n = (size_t)size;
+	return p;
+}
+
+static void
+round_trip(enum ps_codec c, size_t n, size_t step)
+{
+	unsigned char *data = sample(n), *back;
+	struct ps_error err = { 0 };
+	size_t got;
+	int fd = compress_to("rt", c, ps_codec_level(c, -1, &err), 2, data,
+	    n, step);
+	unsigned char head[8];
+
+	cr_assert_eq(pread(fd, head, sizeof head, 0), (ssize_t)sizeof head);
+	cr_assert_eq(ps_codec_detect(head, sizeof head), c);
+	back = decompress(fd, c, &got, &err);
+	cr_assert_not_null(back, "%s: %s", ps_codec_name(c), err.msg);
+	cr_assert_eq(got, n, "%s: %zu bytes back, want %zu",
+	    ps_codec_name(c), got, n);
+	cr_assert(memcmp(back, data, n) == 0, "%s: bytes differ",
+	    ps_codec_name(c));
+	close(fd);
+	free(back);
+	free(data);
+}
+
+Test(codec, round_trips_every_codec)
+{
+	static const enum ps_codec all[] = { PS_CODEC_GZIP, PS_CODEC_BZIP2,
+	    PS_CODEC_XZ, PS_CODEC_ZSTD };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		round_trip(all[i], 0, 1);
+		round_trip(all[i], 1, 1);
+		round_trip(all[i], 700 * 1024 + 3, 4096);
+		round_trip(all[i], 300 * 1024, 300 * 1024);
+	}
+}
+
+Test(codec, detects_by_magic_only)
+{
+	cr_assert_eq(ps_codec_detect("\x1f\x8b\x08", 3), PS_CODEC_GZIP);
+	cr_assert_eq(ps_codec_detect("BZh9", 4), PS_CODEC_BZIP2);
+	cr_assert_eq(ps_codec_detect("BZh0", 4), PS_CODEC_NONE);
+	cr_assert_eq(ps_codec_detect("\xfd" "7zXZ\0", 6), PS_CODEC_XZ);
+	cr_assert_eq(ps_codec_detect("\x28\xb5\x2f\xfd", 4), PS_CODEC_ZSTD);
+	cr_assert_eq(ps_codec_detect("ustar", 5), PS_CODEC_NONE);
+	cr_assert_eq(ps_codec_detect("", 0), PS_CODEC_NONE);
+}
+
+Test(codec, output_does_not_depend_on_threads)
+{
+	static const enum ps_codec all[] = { PS_CODEC_GZIP, PS_CODEC_XZ,
+	    PS_CODEC_ZSTD };
+	size_t n = 1500 * 1024, i, a_len, b_len;
+	unsigned char *data = sample(n);
+	struct ps_error err = { 0 };
+
+	for (i = 0; i < 3; i++) {
+		int level = ps_codec_level(all[i], -1, &err);
+		int a = compress_to("t1", all[i], level, 1, data, n, 65536);
+		int b = compress_to("t4", all[i], level, 4, data, n, 1000);
+		unsigned char *pa = file_bytes(a, &a_len);
+		unsigned char *pb = file_bytes(b, &b_len);
+
+		cr_assert(a_len == b_len && memcmp(pa, pb, a_len) == 0,
+		    "%s: 1 and 4 threads differ", ps_codec_name(all[i]));
+		free(pa);
+		free(pb);
+		close(a);
+		close(b);
+	}
+	free(data);
+}
+
+Test(codec, gzip_is_one_member_without_name_or_time)
+{
+	size_t n = 400 * 1024, len;
+	unsigned char *data = sample(n);
+	int fd = compress_to("g", PS_CODEC_GZIP, 6, 3, data, n, 8192);
+	unsigned char *p = file_bytes(fd, &len);
+	unsigned char *back = malloc(n);
+	z_stream s;
+
+	/* RFC 1952: no FLG bits, MTIME 0, OS 3. */
+	cr_assert_eq(p[3], 0);
+	cr_assert_eq(p[4] | p[5] | p[6] | p[7], 0);
+	cr_assert_eq(p[9], 3);
+	/* zlib alone inflates it in one member, to the end of the file. */
+	memset(&s, 0, sizeof s);
+	cr_assert_eq(inflateInit2(&s, 31), Z_OK);
+	s.next_in = p;
+	s.avail_in = (uInt)len;
+	s.next_out = back;
+	s.avail_out = (uInt)n;
+	cr_assert_eq(inflate(&s, Z_FINISH), Z_STREAM_END);
+	cr_assert_eq(s.avail_in, 0);
+	cr_assert_eq(s.total_out, n);
+	cr_assert(memcmp(back, data, n) == 0);
+	inflateEnd(&s);
+	free(back);
+	free(p);
+	free(data);
+	close(fd);
+}
+
+/* Rewrites the file on fd with the first len bytes of p. */
+static void
+replace(int fd, const unsigned char *p, size_t len)
+{
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(pwrite(fd, p, len, 0), (ssize_t)len);
+}
+
+static void
+expect_failure(int fd, enum ps_codec c, const char *want)
+{
+	struct ps_error err = { 0 };
+	size_t n;
+	unsigned char *back = decompress(fd, c, &n, &err);
+
+	cr_assert_null(back, "%s: damaged stream accepted", ps_codec_name(c));
+	cr_assert_not_null(strstr(err.msg, want), "message \"%s\" lacks "
+	    "\"%s\"", err.msg, want);
+}
+
+Test(codec, refuses_truncated_streams)
+{
+	static const enum ps_codec all[] = { PS_CODEC_GZIP, PS_CODEC_BZIP2,
+	    PS_CODEC_XZ, PS_CODEC_ZSTD };
+	size_t n = 200 * 1024, len, i;
+	unsigned char *data = sample(n);
+
+	for (i = 0; i < 4; i++) {
+		int fd = compress_to("tr", all[i], 6, 1, data, n, n);
+		unsigned char *p = file_bytes(fd, &len);
+
+		replace(fd, p, len - 5);
+		expect_failure(fd, all[i], ps_codec_name(all[i]));
+		free(p);
+		close(fd);
+	}
+	free(data);
+}
+
+Test(codec, gzip_checks_crc_length_and_garbage)
+{
+	size_t n = 100 * 1024, len;
+	unsigned char *data = sample(n), *p, *q;
+	int fd = compress_to("c", PS_CODEC_GZIP, 6, 1, data, n, n);
+	struct ps_error err = { 0 };
+	size_t got;
+
+	p = file_bytes(fd, &len);
+	q = malloc(2 * len + 64);
+	memcpy(q, p, len);
+	q[len - 8] ^= 1;                       /* CRC-32 */
+	replace(fd, q, len);
+	expect_failure(fd, PS_CODEC_GZIP, "gzip: incorrect data check");
+	memcpy(q, p, len);
+	q[len - 2] ^= 1;                       /* ISIZE */
+	replace(fd, q, len);
+	expect_failure(fd, PS_CODEC_GZIP, "gzip: incorrect length check");
+	memcpy(q, p, len);
+	memcpy(q + len, "junk", 4);
+	replace(fd, q, len + 4);
+	expect_failure(fd, PS_CODEC_GZIP, "trailing garbage");
+	/* Zeros after the data are padding; a second member is more data. */
+	memset(q + len, 0, 64);
+	replace(fd, q, len + 64);
+	free(decompress(fd, PS_CODEC_GZIP, &got, &err));
+	cr_assert_eq(got, n, "%s", err.msg);
+	memcpy(q + len, p, len);
+	replace(fd, q, 2 * len);
+	free(decompress(fd, PS_CODEC_GZIP, &got, &err));
+	cr_assert_eq(got, 2 * n, "%s", err.msg);
+	free(p);
+	free(q);
+	free(data);
+	close(fd);
+}
+
+Test(codec, levels_have_defaults_and_ranges)
+{
+	struct ps_error err = { 0 };
+
+	cr_assert_eq(ps_codec_level(PS_CODEC_GZIP, -1, &err), 6);
+	cr_assert_eq(ps_codec_level(PS_CODEC_BZIP2, -1, &err), 9);
+	cr_assert_eq(ps_codec_level(PS_CODEC_XZ, -1, &err), 6);
+	cr_assert_eq(ps_codec_level(PS_CODEC_ZSTD, -1, &err), 3);
+	cr_assert_eq(ps_codec_level(PS_CODEC_ZSTD, 19, &err), 19);
+	cr_assert_eq(ps_codec_level(PS_CODEC_GZIP, 10, &err), -1);
+	cr_assert_not_null(strstr(err.msg, "gzip (1-9)"), "%s", err.msg);
+	cr_assert_eq(ps_codec_level(PS_CODEC_BZIP2, 0, &err), -1);
+}
