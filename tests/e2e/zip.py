@@ -696,6 +696,115 @@ def _():
     check(zipfile.ZipFile("only.zip").namelist() == [], "not empty")
 
 
+def sparse_zip64(path):
+    """A zip with a 4 GiB + 16 byte stored member (a hole in a sparse file)
+    between a bytecode member and a small one, which therefore sits past
+    4 GiB: zip64 sizes, offset and end records.  Returns the byte counts
+    that removing the bytecode member saves."""
+    big = (1 << 32) + 16
+    f = open(path, "wb")
+    ents = []
+
+    def local(name, data, size=None, z64=False):
+        off = f.tell()
+        n = name.encode()
+        size = len(data) if size is None else size
+        crc = zipfile.crc32(data) if size == len(data) else 0
+        extra = struct.pack("<HHQQ", 1, 16, size, size) if z64 else b""
+        f.write(struct.pack("<IHHHHHIIIHH", 0x04034b50, 45 if z64 else 20,
+                            0, 0, 0, 0x21, crc,
+                            0xFFFFFFFF if z64 else size,
+                            0xFFFFFFFF if z64 else size, len(n), len(extra)))
+        f.write(n + extra)
+        if size == len(data):
+            f.write(data)
+        else:
+            f.seek(size, 1)
+        ents.append((n, off, crc, size))
+        return f.tell() - off
+
+    saved = local("pkg/__pycache__/a.cpython-311.pyc", b"bytecode")
+    local("big.bin", b"", size=big, z64=True)
+    local("pkg/c.py", b"print('c')\n")
+    cd = f.tell()
+    for n, off, crc, size in ents:
+        vals = []
+        if size >= 0xFFFFFFFF:
+            vals += [size, size]
+        if off >= 0xFFFFFFFF:
+            vals.append(off)
+        extra = struct.pack("<HH", 1, 8 * len(vals)) + b"".join(
+            struct.pack("<Q", v) for v in vals) if vals else b""
+        rec = struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014b50, 0x0314, 45 if vals else 20, 0,
+            0, 0, 0x21, crc, min(size, 0xFFFFFFFF), min(size, 0xFFFFFFFF),
+            len(n), len(extra), 0, 0, 0, 0o100644 << 16,
+            min(off, 0xFFFFFFFF)) + n + extra
+        if off == 0:
+            saved += len(rec)
+        f.write(rec)
+    end = f.tell()
+    f.write(struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, 3, 3,
+                        end - cd, cd))
+    f.write(struct.pack("<IIQI", 0x07064b50, 0, end, 1))
+    f.write(struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 3, 3, end - cd,
+                        0xFFFFFFFF, 0))
+    f.close()
+    return saved
+
+
+@case("zip64 member over 4 GiB (sparse): dry-run sizes the output exactly")
+def _():
+    path = "/dev/shm/pycstrip-zip64-%d.zip" % os.getpid()
+    saved = sparse_zip64(path)
+    try:
+        before = snap(path)
+        pycstrip("-n", "--json", "s.json", path)
+        t = summary("s.json")["targets"][0]
+        check(t["removed"] == ["pkg/__pycache__/a.cpython-311.pyc"], t)
+        check(t["bytes_after"] == t["bytes_before"] - saved,
+              (t["bytes_after"], t["bytes_before"], saved))
+        check(snap(path) == before, "dry run changed the file")
+        pycstrip("--check", path, ok=(1,))
+    finally:
+        os.remove(path)
+
+
+@case("hostile names: ./, ../, absolute, non-UTF-8; never used as paths")
+def _():
+    os.makedirs("sub/x/__pycache__")
+    open("sub/x/__pycache__/b.cpython-311.pyc", "w").write("sentinel")
+    os.chdir("sub")
+    with zipfile.ZipFile("h.zip", "w") as z:
+        z.writestr("./pkg/__pycache__/a.cpython-311.pyc", "a")
+        z.writestr("../x/__pycache__/b.cpython-311.pyc", "b")
+        z.writestr("/abs/c.pyc", "c")
+        z.writestr("pkg/X.pyc", "d")
+        z.writestr("pkg/Y.py", "e")
+        z.writestr("pkg/caf\u00e9.py", "f")
+    data = bytearray(open("h.zip", "rb").read())
+    # A Latin-1 name: patch "X" to 0xE9 in the local and central headers.
+    for at in [i for i in range(len(data)) if data[i:i + 9] == b"pkg/X.pyc"]:
+        data[at + 4] = 0xE9
+    open("h.zip", "wb").write(data)
+    shutil.copy("h.zip", "orig.zip")
+    pycstrip("--json", "s.json", "h.zip")
+    t = summary("s.json")["targets"][0]
+    check(set(t["removed"]) == {
+        "./pkg/__pycache__/a.cpython-311.pyc",
+        "../x/__pycache__/b.cpython-311.pyc", "/abs/c.pyc",
+        "pkg/\\xe9.pyc"}, t["removed"])
+    check("pkg/\\xe9.pyc" in t["sourceless"], t["sourceless"])
+    with open("s.json", "rb") as f:
+        f.read().decode("utf-8")  # valid UTF-8
+    names = zipfile.ZipFile("h.zip").namelist()
+    check(names == ["pkg/Y.py", "pkg/caf\u00e9.py"], names)
+    strict_compare("h.zip", "orig.zip")
+    os.chdir("..")
+    check(open("sub/x/__pycache__/b.cpython-311.pyc").read() == "sentinel",
+          "a file outside the archive was touched")
+
+
 def bad_case(data, args=(), msg=None):
     open("bad.zip", "wb").write(data)
     before = snap("bad.zip")
