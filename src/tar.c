@@ -48,7 +48,7 @@
 #define BLOCK 512
 #define RECORD 10240          /* GNU tar's and bsdtar's default record */
 #define MAP_STEP (1u << 20)   /* bytes handed to libarchive per read */
-#define MAP_DROP (16u << 20)  /* unmap read pages every so often */
+#define MAP_DROP (4u << 20)   /* unmap read pages every so often */
 #define MAX_ALIAS 64
 
 enum phase { PH_HEADER, PH_DATA };
@@ -119,7 +119,7 @@ struct tar {
 	/* names */
 	struct ps_strset *py;         /* members named *.py */
 	struct ps_strlist loose;      /* removed X.pyc outside __pycache__ */
-	struct ps_strset *removed;    /* removed non-directories */
+	struct ps_strset *removed;    /* names of recs, built when needed */
 	struct rec *recs;
 	size_t n_recs;
 	size_t cap_recs;
@@ -660,6 +660,18 @@ find_rec(struct tar *t, const char *m)
 {
 	size_t i;
 
+	/* Built at the first kept hard link: most archives have none. */
+	if (t->removed == NULL) {
+		if ((t->removed = ps_strset_new()) == NULL)
+			return NULL;
+		for (i = 0; i < t->n_recs; i++)
+			if (ps_strset_add(t->removed, t->recs[i].name,
+			    strlen(t->recs[i].name)) < 0) {
+				ps_strset_free(t->removed);
+				t->removed = NULL;
+				return NULL;
+			}
+	}
 	if (!ps_strset_has(t->removed, m, strlen(m)))
 		return NULL;
 	for (i = t->n_recs; i-- > 0;)
@@ -673,7 +685,7 @@ add_rec(struct tar *t, const char *m, const char *alias)
 {
 	struct rec *r;
 
-	if (ps_strset_add(t->removed, m, strlen(m)) < 0)
+	if (t->removed != NULL && ps_strset_add(t->removed, m, strlen(m)) < 0)
 		return ps_error_nomem(t->err);
 	if (t->n_recs == t->cap_recs) {
 		size_t cap = t->cap_recs ? 2 * t->cap_recs : 64;
@@ -944,6 +956,10 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
 		}
 		r = find_rec(t, lm);
 		free(lm);
+		if (t->removed == NULL) {
+			ps_error_nomem(t->err);
+			goto out;
+		}
 		if (r != NULL && !t->writing) {
 			/* A dry run does not re-encode: size unknown. */
 			t->inexact = true;
@@ -1076,8 +1092,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 			goto out;
 		}
 	}
-	if ((t.py = ps_strset_new()) == NULL ||
-	    (t.removed = ps_strset_new()) == NULL) {
+	if ((t.py = ps_strset_new()) == NULL) {
 		ps_error_nomem(err);
 		goto out;
 	}
