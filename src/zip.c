@@ -322,9 +322,15 @@ bool
 ps_zip_detect(int fd, off_t size)
 {
 	struct ps_error err;
+	unsigned char head[4];
 	uint64_t pos;
 	int r;
 
+	/* A file that starts with a local header is a zip, however damaged
+	 * its end (a download cut short): its refusal should say so. */
+	if (size >= 4 && read_at(fd, head, 4, 0, &err) == 0 &&
+	    get32(head) == SIG_LOCAL)
+		return true;
 	if (size < EOCD_LEN)
 		return false;
 	r = find_eocd(fd, (uint64_t)size, &pos, &err);
@@ -509,7 +515,11 @@ sort_entries(struct ps_zip *z, struct ps_error *err)
 		v[i].offset = z->e[i].offset;
 		v[i].index = i;
 	}
-	qsort(v, z->n, sizeof *v, cmp_offset);
+	/* Writers put the directory in file order: sort only if not. */
+	for (i = 1; i < z->n && v[i - 1].offset < v[i].offset; i++)
+		;
+	if (i < z->n)
+		qsort(v, z->n, sizeof *v, cmp_offset);
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[v[i].index];
 
@@ -653,7 +663,7 @@ ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
 	if (found <= 0) {
 		if (found == 0)
 			ps_error_input(err, "zip: no end of central directory "
-			    "record");
+			    "record (truncated?)");
 		goto fail;
 	}
 	if (read_at(fd, r, EOCD_LEN, z->eocd, err) < 0)
