@@ -1223,6 +1223,18 @@ struct new_record {
 	uint16_t method, flags;
 };
 
+/*
+ * Whether e gets a new local header with its CRC and sizes in place of its
+ * data descriptor.  Not when it is encrypted: traditional encryption then
+ * checks the password against the time instead of the CRC, so bit 3 and
+ * the descriptor stay (PyPI takes no encrypted archives anyway).
+ */
+static bool
+rebuilt(const struct entry *e)
+{
+	return e->dd && !(e->flags & FLAG_ENCRYPTED);
+}
+
 /* Version needed to extract, raised to at least v. */
 static uint16_t
 at_least(uint16_t needed, uint16_t v)
@@ -1310,7 +1322,7 @@ write_central(struct out *o, struct ps_zip *z, const struct entry *e,
 		put32(hdr + 16, nr->crc);
 		if (nr->method == METHOD_DEFLATE)
 			needed = at_least(needed, 20);
-	} else {
+	} else if (rebuilt(e)) {
 		put16(hdr + 8, e->flags & ~FLAG_DD);
 	}
 	put16(hdr + 6, needed);
@@ -1362,7 +1374,7 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
 			i++;
 			continue;
 		}
-		if (e->dd) {
+		if (rebuilt(e)) {
 			e->new_offset = o->pos;
 			if (write_local(o, z, e, e->method, e->flags & ~FLAG_DD,
 			    e->crc, e->csize, e->usize) < 0 ||
@@ -1378,7 +1390,7 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
 		for (i++; i < z->n; i++) {
 			struct entry *f = &z->e[z->order[i]];
 
-			if (f->fate != KEEP || f->dd || z->order[i] == nr->index ||
+			if (f->fate != KEEP || rebuilt(f) || z->order[i] == nr->index ||
 			    f->offset != run_end)
 				break;
 			f->new_offset = o->pos + (f->offset - run_start);

@@ -649,6 +649,19 @@ def _():
         check(zz.read("p/b.txt") == open("p/b.txt", "rb").read(), "content")
 
 
+@case("encrypted zip (zip -P): entries keep their descriptors, still open")
+def _():
+    os.makedirs("p/__pycache__")
+    open("p/a.py", "w").write("secret source\n" * 50)
+    open("p/__pycache__/a.cpython-311.pyc", "w").write("x")
+    run("zip", "-q", "-P", "pw", "-r", "e.zip", "p")
+    pycstrip("e.zip")
+    run("unzip", "-P", "pw", "-tq", "e.zip")
+    with zipfile.ZipFile("e.zip") as z:
+        check(z.namelist() == ["p/", "p/a.py"], z.namelist())
+        check(z.read("p/a.py", pwd=b"pw") == b"secret source\n" * 50, "data")
+
+
 @case("zip64: more than 65,535 entries, in and out")
 def _():
     with zipfile.ZipFile("big.zip", "w", zipfile.ZIP_STORED) as z:
