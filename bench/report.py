@@ -165,6 +165,14 @@ def scenario(out, name):
     for c in res["commands"]:
         c["vs_pycstrip"] = c["median"] / base if base else None
 
+    cpus = {c["name"]: c["cpu"] for c in res["commands"]}
+
+    def cpu(ref):  # user+sys of a plain command name, else None
+        if ref.startswith("@min:"):
+            vals = [(medians[x], x) for x in ref[5:].split("|") if x in medians]
+            return cpus.get(min(vals)[1]) if vals else None
+        return cpus.get(ref)
+
     def value(ref):
         if ref.startswith("@min:"):
             vals = [medians[x] for x in ref[5:].split("|") if x in medians]
@@ -187,6 +195,9 @@ def scenario(out, name):
         ratio = va / vb
         entry = {"label": label, "value": ratio, "op": op, "target": target,
                  "pass": check_op(ratio, op, target)}
+        ca, cb = cpu(a), cpu(b)
+        if ca is not None and cb:
+            entry["cpu_ratio"] = ca / cb
         if failed & {a, b}:
             entry["pass"] = None
             entry["label"] += " (runs failed: not valid)"
@@ -243,8 +254,9 @@ def render(res):
             unit = " " + r["unit"] if r.get("unit") else ""
             tgt = "%s %g%s" % (r["op"], r["target"], unit) if r["op"] else "(report)"
             verdict = {True: "PASS", False: "MISS", None: ""}[r["pass"]]
-            rows.append([r["label"], "%.3f%s" % (r["value"], unit), tgt, verdict])
-        out += table(rows, ["ratio", "value", "target", ""])
+            cr = "%.3f" % r["cpu_ratio"] if r.get("cpu_ratio") is not None else ""
+            rows.append([r["label"], "%.3f%s" % (r["value"], unit), tgt, verdict, cr])
+        out += table(rows, ["ratio (of medians)", "value", "target", "", "user+sys ratio"])
         out.append("")
     if res["sizes"]:
         out.append("sizes: " + ", ".join("%s %s B" % (k, format(v, ",")) for k, v in res["sizes"].items()))

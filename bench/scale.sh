@@ -11,6 +11,12 @@
 #   scale-jobs  `pycstrip -j 2` over 50 artifacts (25 wheels, 25 .tar.gz made
 #               from one corpus replica's site-packages) against -j 1: the
 #               summary lists all 50, in the order given, each complete.
+#   scale-zip64 a wheel over 4 GiB (4.5 GB stored member + 200,000 small ones,
+#               bench/mkbig.py) stripped in place: zip64 sizes, RECORD, CRC.
+#   scale-bigtar a pax tar over 8 GiB (8.7 GB member + 200,000 small ones).
+#               These two write to BENCH_BIG_DIR [/var/tmp/pycstrip-bench-big]
+#               (disk: 10 and 19 GB free needed) and are not in the default
+#               list: make bench-scale BENCH_SCALE_SCENARIOS="scale-zip64 scale-bigtar"
 #
 # Each case is skipped with a printed reason when BENCH_WORK or RAM is short
 # or this pycstrip cannot handle the artifacts yet.  Environment: as run.sh.
@@ -195,6 +201,105 @@ EOF
 	meta status "" ok
 }
 
+# --- a zip64 wheel over 4 GiB and a tar over 8 GiB, on disk -------------------------
+BIG=${BENCH_BIG_DIR:-/var/tmp/pycstrip-bench-big}
+big_room() { # KB: skips unless BIG has room (RAM too when it is tmpfs)
+	mkdir -p "$BIG" || { skip "cannot create $BIG"; return 1; }
+	local free
+	free=$(kb_free "$BIG")
+	if [ "$free" -lt "$1" ]; then
+		skip "$BIG has $((free / 1048576)) GiB free, needs $(($1 / 1048576)) GiB (set BENCH_BIG_DIR)"
+		return 1
+	fi
+	case $(stat -f -c %T "$BIG") in
+	tmpfs | ramfs)
+		if [ "$(kb_memavail)" -lt $(($1 + 2097152)) ]; then
+			skip "$BIG is tmpfs and RAM is short: $(($(kb_memavail) / 1048576)) GiB available, needs $(($1 / 1048576 + 2)) GiB"
+			return 1
+		fi ;;
+	esac
+}
+scale_zip64() {
+	local bytes=${BIG_BYTES:-4500000000} small=${SMALL:-200000}
+	begin scale-zip64 "scale: zip64 wheel with a $((bytes / 1000000)) MB stored member + $small small ones, in place in $BIG"
+	[ -x "$PYCSTRIP" ] || { skip "$PYCSTRIP not built"; return; }
+	big_room $((bytes / 1024 * 2 + 1000000)) || return
+	local W=$BIG/big-1.0-py3-none-any.whl t0 rc
+	rm -f "$W"
+	t0=$(now)
+	"$PY" "$ROOT/bench/mkbig.py" zip64 "$W" >"$SD/gen.env" || { skip "bench/mkbig.py zip64 failed"; rm -f "$W"; return; }
+	meta value "generate (python zipfile)" "$(since "$t0") s"
+	# shellcheck disable=SC1091
+	. "$SD/gen.env"
+	meta size input "$(stat -c %s "$W")"
+	rss_run pycstrip "$PYCSTRIP" -q "$W"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		check pycstrip "exited $rc: $(first_err pycstrip)"
+	else
+		meta size pycstrip "$(stat -c %s "$W")"
+		check pycstrip "$("$PY" - "$W" "$KEPT" "$BIG_BYTES" <<'EOF2'
+import csv, io, sys, zipfile, zlib
+path, kept, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+bad = []
+zf = zipfile.ZipFile(path)
+names = zf.namelist()
+if len(names) != kept: bad.append("%d members, expected %d" % (len(names), kept))
+if any("__pycache__" in n or n.endswith(".pyc") for n in names): bad.append("bytecode left")
+rows = {r[0] for r in csv.reader(io.StringIO(zf.read("big-1.0.dist-info/RECORD").decode())) if r}
+if rows != set(names): bad.append("RECORD names != members")
+i = zf.getinfo("big/data.bin")
+if i.file_size != big or i.compress_size != big: bad.append("big member sizes %d/%d" % (i.file_size, i.compress_size))
+crc = 0
+with zf.open(i) as f:
+    while True:
+        b = f.read(1 << 22)
+        if not b: break
+        crc = zlib.crc32(b, crc)
+if crc != i.CRC: bad.append("big member CRC")
+print("; ".join(bad) or "ok (zip64 sizes, RECORD, big member CRC)")
+EOF2
+)"
+	fi
+	rm -f "$W"
+	meta status "" ok
+}
+scale_bigtar() {
+	local bytes=${BIG_BYTES:-8700000000} small=${SMALL:-200000}
+	begin scale-bigtar "scale: pax tar with a $((bytes / 1000000)) MB member + $small small ones, in place in $BIG"
+	[ -x "$PYCSTRIP" ] || { skip "$PYCSTRIP not built"; return; }
+	big_room $((bytes / 1024 * 2 + 1000000)) || return
+	local T=$BIG/big-1.0.tar t0 rc n
+	rm -f "$T"
+	t0=$(now)
+	"$PY" "$ROOT/bench/mkbig.py" tar "$T" >"$SD/gen.env" || { skip "bench/mkbig.py tar failed"; rm -f "$T"; return; }
+	meta value "generate (python tarfile)" "$(since "$t0") s"
+	# shellcheck disable=SC1091
+	. "$SD/gen.env"
+	meta size input "$(stat -c %s "$T")"
+	rss_run pycstrip "$PYCSTRIP" -q "$T"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		check pycstrip "exited $rc: $(first_err pycstrip)"
+	else
+		meta size pycstrip "$(stat -c %s "$T")"
+		tar -tvf "$T" >"$SD/listing.txt" 2>"$SD/listing.err"
+		n=$(wc -l <"$SD/listing.txt")
+		if [ "$n" -ne "$KEPT" ]; then
+			check pycstrip "$n members, expected $KEPT: $(head -c 200 "$SD/listing.err")"
+		elif grep -q -e __pycache__ -e '\.pyc$' "$SD/listing.txt"; then
+			check pycstrip "bytecode left"
+		elif ! grep -q " $BIG_BYTES .*big-1.0/big/data.bin\$" "$SD/listing.txt"; then
+			check pycstrip "big member missing or resized"
+		else
+			check pycstrip "ok (GNU tar lists $n members, big member intact)"
+		fi
+		rm -f "$SD/listing.txt"
+	fi
+	rm -f "$T"
+	meta status "" ok
+}
+
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(scale-tree scale-deep scale-jobs)
 {
@@ -215,8 +320,10 @@ for s in "${scenarios[@]}"; do
 	scale-tree) scale_tree ;;
 	scale-deep) scale_deep ;;
 	scale-jobs) scale_jobs ;;
-	*) die "unknown scenario $s (scale-tree scale-deep scale-jobs)" ;;
+	scale-zip64) scale_zip64 ;;
+	scale-bigtar) scale_bigtar ;;
+	*) die "unknown scenario $s (scale-tree scale-deep scale-jobs scale-zip64 scale-bigtar)" ;;
 	esac
 done
-rmdir "$WORK" 2>/dev/null
+rmdir "$WORK" "$BIG" 2>/dev/null
 exec "$PY" "$ROOT/bench/report.py" "$OUT" scale "${scenarios[@]}"
