@@ -17,6 +17,7 @@
 #               These two write to BENCH_BIG_DIR [/var/tmp/pycstrip-bench-big]
 #               (disk: 10 and 19 GB free needed) and are not in the default
 #               list: make bench-scale BENCH_SCALE_SCENARIOS="scale-zip64 scale-bigtar"
+#               Sizes: BENCH_ZIP64_BYTES, BENCH_BIGTAR_BYTES, BENCH_BIG_SMALL.
 #
 # Each case is skipped with a printed reason when BENCH_WORK or RAM is short
 # or this pycstrip cannot handle the artifacts yet.  Environment: as run.sh.
@@ -220,14 +221,14 @@ big_room() { # KB: skips unless BIG has room (RAM too when it is tmpfs)
 	esac
 }
 scale_zip64() {
-	local bytes=${BIG_BYTES:-4500000000} small=${SMALL:-200000}
+	local bytes=${BENCH_ZIP64_BYTES:-4500000000} small=${BENCH_BIG_SMALL:-200000}
 	begin scale-zip64 "scale: zip64 wheel with a $((bytes / 1000000)) MB stored member + $small small ones, in place in $BIG"
 	[ -x "$PYCSTRIP" ] || { skip "$PYCSTRIP not built"; return; }
 	big_room $((bytes / 1024 * 2 + 1000000)) || return
 	local W=$BIG/big-1.0-py3-none-any.whl t0 rc
 	rm -f "$W"
 	t0=$(now)
-	"$PY" "$ROOT/bench/mkbig.py" zip64 "$W" >"$SD/gen.env" || { skip "bench/mkbig.py zip64 failed"; rm -f "$W"; return; }
+	BIG_BYTES=$bytes SMALL=$small "$PY" "$ROOT/bench/mkbig.py" zip64 "$W" >"$SD/gen.env" || { skip "bench/mkbig.py zip64 failed"; rm -f "$W"; return; }
 	meta value "generate (python zipfile)" "$(since "$t0") s"
 	# shellcheck disable=SC1091
 	. "$SD/gen.env"
@@ -265,14 +266,14 @@ EOF2
 	meta status "" ok
 }
 scale_bigtar() {
-	local bytes=${BIG_BYTES:-8700000000} small=${SMALL:-200000}
+	local bytes=${BENCH_BIGTAR_BYTES:-8700000000} small=${BENCH_BIG_SMALL:-200000}
 	begin scale-bigtar "scale: pax tar with a $((bytes / 1000000)) MB member + $small small ones, in place in $BIG"
 	[ -x "$PYCSTRIP" ] || { skip "$PYCSTRIP not built"; return; }
 	big_room $((bytes / 1024 * 2 + 1000000)) || return
 	local T=$BIG/big-1.0.tar t0 rc n
 	rm -f "$T"
 	t0=$(now)
-	"$PY" "$ROOT/bench/mkbig.py" tar "$T" >"$SD/gen.env" || { skip "bench/mkbig.py tar failed"; rm -f "$T"; return; }
+	BIG_BYTES=$bytes SMALL=$small "$PY" "$ROOT/bench/mkbig.py" tar "$T" >"$SD/gen.env" || { skip "bench/mkbig.py tar failed"; rm -f "$T"; return; }
 	meta value "generate (python tarfile)" "$(since "$t0") s"
 	# shellcheck disable=SC1091
 	. "$SD/gen.env"

@@ -5,7 +5,11 @@
 #   make bench                 SCALE 28 corpus (built once, ~7 min, ~5 GB)
 #   make bench SCALE=1         quick variant
 #   make bench BENCH_SCENARIOS="wheel tar.gz"
-#   make bench-scale           issue 7's scale cases (1M-entry tree, ...)
+#   make bench-scale           issue 7's scale cases: 1M-entry tree, 10,000-deep
+#                              chain, -j 2 over 50 artifacts
+#   make bench-scale BENCH_SCALE_SCENARIOS="scale-zip64 scale-bigtar"
+#                              a >4 GiB zip64 wheel and a >8 GiB tar, written to
+#                              BENCH_BIG_DIR (default /var/tmp/pycstrip-bench-big)
 #
 # Results: build/bench/results.{md,json} (bench-scale: scale.{md,json}).
 SCALE ?= 28
