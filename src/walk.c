@@ -58,6 +58,7 @@ struct walk {
 	char *path;            /* relative path of the current entry */
 	size_t pathcap;
 	int fatal;             /* -1 once the walk cannot go on */
+	size_t max_fds;        /* this walk's share of PS_WALK_MAX_FDS */
 };
 
 static const char *
@@ -287,9 +288,9 @@ push(struct walk *w, int fd, const struct stat *st, size_t pathlen,
 		return -1;
 	}
 	w->depth++;
-	/* Keep at most PS_WALK_MAX_FDS descriptors: close the farthest one. */
-	if (w->depth > PS_WALK_MAX_FDS) {
-		struct frame *old = &w->frames[w->depth - 1 - PS_WALK_MAX_FDS];
+	/* Keep at most max_fds descriptors: close the farthest one. */
+	if (w->depth > w->max_fds) {
+		struct frame *old = &w->frames[w->depth - 1 - w->max_fds];
 
 		if (old->fd >= 0 && !old->borrowed) {
 			close(old->fd);
@@ -520,6 +521,7 @@ struct pool {
 	struct job *jobs;
 	size_t n_jobs;
 	size_t next;
+	size_t max_fds;        /* per worker: the workers share the bound */
 	int fatal;
 	struct ps_error err;
 	pthread_mutex_t lock;
@@ -533,6 +535,7 @@ run_job(struct pool *p, struct job *j)
 	struct frame *f;
 
 	w.opts = p->opts;
+	w.max_fds = p->max_fds;
 	w.res = &j->part;
 	w.err = &err;
 	w.frames = malloc(32 * sizeof *w.frames);
@@ -638,6 +641,8 @@ walk_parallel(const struct ps_options *opts, const struct frame *root,
 	pthread_mutex_init(&p.lock, NULL);
 	if (workers > p.n_jobs)
 		workers = p.n_jobs;
+	/* Each worker also holds the target's descriptor, borrowed. */
+	p.max_fds = PS_WALK_MAX_FDS / workers > 4 ? PS_WALK_MAX_FDS / workers : 4;
 	for (i = 1; i < workers; i++)
 		if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0)
 			started++;
@@ -670,6 +675,7 @@ ps_walk_tree(const struct ps_options *opts, const char *path,
 	w.opts = opts;
 	w.res = res;
 	w.err = err;
+	w.max_fds = PS_WALK_MAX_FDS;
 	res->kind = PS_KIND_TREE;
 	/* A directory named on the command line is entered even through a
 	 * symbolic link, as find -H does; links below it never are. */

@@ -7,7 +7,8 @@
  * checked against what fstatat(AT_SYMLINK_NOFOLLOW) saw, and every removal
  * is an unlinkat() relative to the directory that holds the entry.  So a
  * directory swapped for a symlink during the walk cannot lead it outside the
- * target.  At most PS_WALK_MAX_FDS directory handles are open at once:
+ * target.  At most PS_WALK_MAX_FDS directory handles are open at once (the
+ * worker threads of one walk share them, at least 4 each):
  * deeper than that, ancestors are closed and re-opened on the way back up
  * through "..", checked against the recorded st_dev/st_ino (a moved
  * directory fails that subtree, it never redirects the walk).
