@@ -40,7 +40,8 @@ struct cli {
 
 static const char usage_text[] =
 "usage: pycstrip [OPTIONS] PATH...\n"
-"       pycstrip report [--format markdown|github|dotenv|codequality] SUMMARY.json\n"
+"       pycstrip report [--format markdown|github|dotenv|codequality]\n"
+"                       [--github-output FILE] SUMMARY.json\n"
 "\n"
 "Remove Python bytecode (__pycache__ directories, *.pyc, *.pyo) from\n"
 "directories (in place) and from wheels, zips, sdists and tar archives.\n"
@@ -218,6 +219,28 @@ write_summary(struct cli *c)
 	return rc;
 }
 
+/* Set just before main returns: any other exit is one we did not ask for. */
+static volatile sig_atomic_t returning;
+
+/*
+ * libarchive ends the process with exit(1) when some of its allocations
+ * fail (archive_string.c: "Fatal Internal Error in libarchive: No
+ * memory").  Here 1 means "--check found bytecode", and the temporary being
+ * written would stay: remove it and exit 3 instead.
+ */
+static void
+on_exit_unasked(void)
+{
+	static const char msg[] = "pycstrip: out of memory in libarchive; "
+	    "stopped\n";
+
+	if (returning)
+		return;
+	ps_atomic_unlink_all();
+	(void)write(2, msg, sizeof msg - 1);
+	_exit(EXIT_FAILED);
+}
+
 static void
 on_signal(int sig)
 {
@@ -392,6 +415,7 @@ main(int argc, char **argv)
 		ps_result_init(&c.results[i], c.paths[i]);
 	pthread_mutex_init(&c.lock, NULL);
 	catch_signals();
+	(void)atexit(on_exit_unasked);
 	run_all(&c);
 	for (i = 0; i < c.n_paths; i++) {
 		failed |= c.results[i].failed;
@@ -413,5 +437,6 @@ out:
 		if (rc == 0 || rc == EXIT_FOUND)
 			rc = EXIT_FAILED;
 	}
+	returning = 1;
 	return rc;
 }
