@@ -16,9 +16,14 @@ ps_archive_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_before = st->st_size;
 	if (opts->mode == PS_MODE_STRIP && opts->output == NULL)
 		ps_atomic_remove_stale(path);
-	if (ps_zip_detect(fd, st->st_size))
+	switch (ps_zip_probe(fd, st->st_size, err)) {
+	case -1:
+		return -1;
+	case 1:
 		return ps_zip_run(opts, path, fd, st, res, err);
-	return ps_tar_run(opts, path, fd, st, res, err);
+	default:
+		return ps_tar_run(opts, path, fd, st, res, err);
+	}
 }
 
 int

@@ -295,54 +295,78 @@ out:
 	return rc;
 }
 
-/* Whether the first bytes are those of a tar or a compressed stream. */
-static bool
-looks_like_other(int fd, uint64_t size)
+/*
+ * Whether the first bytes are those of a tar or a compressed stream: 1, 0,
+ * or -1 with err set when they cannot be read.
+ */
+static int
+looks_like_other(int fd, uint64_t size, struct ps_error *err)
 {
 	unsigned char h[512];
-	struct ps_error err;
 	size_t n = size < sizeof h ? (size_t)size : sizeof h;
 
-	if (n < 6 || read_at(fd, h, n, 0, &err) < 0)
-		return false;
+	if (n < 6)
+		return 0;
+	if (read_at(fd, h, n, 0, err) < 0)
+		return -1;
 	if (h[0] == 0x1f && h[1] == 0x8b)
-		return true;  /* gzip */
+		return 1;  /* gzip */
 	if (memcmp(h, "BZh", 3) == 0)
-		return true;
+		return 1;
 	if (memcmp(h, "\xfd" "7zXZ\0", 6) == 0)
-		return true;
+		return 1;
 	if (memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0)
-		return true;  /* zstd */
+		return 1;  /* zstd */
 	if (n >= 262 && memcmp(h + 257, "ustar", 5) == 0)
-		return true;
-	return false;
+		return 1;
+	return 0;
 }
 
-bool
-ps_zip_detect(int fd, off_t size)
+int
+ps_zip_probe(int fd, off_t size, struct ps_error *err)
 {
-	struct ps_error err;
+	struct ps_error probe;
 	unsigned char head[4];
 	uint64_t pos;
 	int r;
 
 	/* A file that starts with a local header is a zip, however damaged
 	 * its end (a download cut short): its refusal should say so. */
-	if (size >= 4 && read_at(fd, head, 4, 0, &err) == 0 &&
-	    get32(head) == SIG_LOCAL)
-		return true;
+	if (size >= 4) {
+		if (read_at(fd, head, 4, 0, err) < 0)
+			return err->kind == PS_ERR_INPUT ? 0 : -1;
+		if (get32(head) == SIG_LOCAL)
+			return 1;
+	}
 	if (size < EOCD_LEN)
-		return false;
-	r = find_eocd(fd, (uint64_t)size, &pos, &err);
+		return 0;
+	r = find_eocd(fd, (uint64_t)size, &pos, &probe);
 	if (r > 0)
-		return true;
+		return 1;
+	if (r < 0 && probe.kind != PS_ERR_INPUT) {
+		*err = probe;
+		return -1;
+	}
+	if (r == 0)
+		return 0;
 	/*
 	 * An end record that does not end the file: a damaged zip, unless the
 	 * file is a tar (or a compressed stream) that merely holds a zip near
 	 * its end.
 	 */
-	return r < 0 && err.kind == PS_ERR_INPUT &&
-	    !looks_like_other(fd, (uint64_t)size);
+	r = looks_like_other(fd, (uint64_t)size, err);
+	if (r < 0)
+		return err->kind == PS_ERR_INPUT ? 0 : -1;
+	return !r;
+}
+
+bool
+ps_zip_detect(int fd, off_t size)
+{
+	struct ps_error err;
+
+	/* On a read error, say yes: ps_zip_run() then reports it. */
+	return ps_zip_probe(fd, size, &err) != 0;
 }
 
 /*
@@ -1035,6 +1059,10 @@ inflate_entry(struct ps_zip *z, const struct entry *e, struct sink *s,
 			zs.next_out = out;
 			zs.avail_out = CHUNK;
 			zr = inflate(&zs, Z_NO_FLUSH);
+			if (zr == Z_MEM_ERROR) {
+				ps_error_nomem(err);
+				goto out;
+			}
 			if (zr != Z_OK && zr != Z_STREAM_END)
 				goto corrupt;
 			if (emit(s, &total, &crc, e->usize, out,

@@ -24,11 +24,16 @@
 #include "pycstrip.h"
 
 /*
- * Returns whether the file on fd (size bytes) is of the zip family: it has
- * an end record in its last 64 KiB + 22 bytes.  One that does not end the
- * file exactly still counts (ps_zip_run() then refuses it), unless the
- * file starts like a tar or a compressed stream, which may hold a zip.
+ * Tells whether the file on fd (size bytes) is of the zip family: it
+ * starts with a local header, or has an end record in its last 64 KiB +
+ * 22 bytes.  An end record that does not end the file exactly still counts
+ * (ps_zip_run() then refuses the file), unless the file starts like a tar
+ * or a compressed stream, which may hold a zip.  Returns 1 or 0, or -1
+ * with err set when the file cannot be read (or memory runs out).
  */
+int ps_zip_probe(int fd, off_t size, struct ps_error *err);
+
+/* As ps_zip_probe(), true for 1 and for -1 (ps_zip_run() then fails). */
 bool ps_zip_detect(int fd, off_t size);
 
 /*
