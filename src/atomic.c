@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +122,13 @@ ps_atomic_begin(struct ps_atomic *a, const char *dest,
 		ps_error_sys(err, e, "cannot create temporary file in %s", dir);
 		goto out;
 	}
+	/*
+	 * Held until the file is closed: tells ps_atomic_remove_stale() in
+	 * another run that this one is alive, however long it has been
+	 * stopped (^Z) or slow to write.  Best effort: a file system without
+	 * locks leaves the age test alone to decide.
+	 */
+	(void)flock(a->fd, LOCK_EX | LOCK_NB);
 	rc = 0;
 out:
 	free(dir);
@@ -235,11 +243,20 @@ ps_atomic_remove_stale(const char *dest)
 		    strncmp(n + 1 + blen, SUFFIX, sizeof SUFFIX - 1) != 0 ||
 		    strlen(n + 1 + blen + sizeof SUFFIX - 1) != 6)
 			continue;
+		int fd;
+
 		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 		    now - st.st_mtime < 60)
 			continue;
-		(void)unlinkat(dfd, n, 0);
+		/* A live run holds its temporary locked: spare it. */
+		fd = openat(dfd, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			(void)unlinkat(dfd, n, 0);
+		(void)close(fd);
 	}
 	closedir(d);
 }

@@ -58,7 +58,9 @@ void ps_atomic_unlink_all(void);
 
 /*
  * Removes stale ".NAME.pycstrip-XXXXXX" files beside dest left by a killed
- * run (ones older than a minute, so a concurrent run's file is spared).
+ * run: regular files of ours, older than a minute, that no live run holds
+ * locked (ps_atomic_begin() takes an flock on its temporary), so that a
+ * concurrent run's file is spared even when that run is stopped or slow.
  * Best effort; never fails.
  */
 void ps_atomic_remove_stale(const char *dest);

@@ -240,6 +240,46 @@ case_stale_cleanup() {
 	[ ! -e ".$n.pycstrip-new222" ] || fail "not cleaned when nothing matched"
 }
 
+# A run stopped for minutes (^Z) keeps its temporary: another run's stale
+# clean-up sees the lock on it and spares it; both then finish.
+case_stopped_run_spared() {
+	shim=
+	for d in "$(dirname "$PYCSTRIP")" "$PYCSTRIP_ROOT/build"; do
+		[ -f "$d/inject.so" ] && shim=$d/inject.so && break
+	done
+	if [ -z "$shim" ] || ! ldd "$PYCSTRIP" >/dev/null 2>&1 ||
+	    ldd "$PYCSTRIP" | grep -q libasan; then
+		echo "SKIP: needs the inject shim and a plain dynamic binary"
+		return 0
+	fi
+	w=$(make_wheel "$PWD" 50)
+	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
+	cp "$w" orig
+	"$PYCSTRIP" -q -o clean "$w"
+	PS_INJECT_FUNC=fchmod PS_INJECT_N=1 PS_INJECT_ACTION=stop \
+	    LD_PRELOAD=$shim "$PYCSTRIP" -q "$w" &
+	pid=$!
+	i=0
+	while [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != T ]; do
+		i=$((i + 1))
+		[ "$i" -lt 400 ] || fail "never stopped"
+		sleep 0.05
+	done
+	tmp=$(find . -maxdepth 1 -name '.*.pycstrip-*')
+	[ -n "$tmp" ] || fail "no temporary while stopped"
+	touch -d '-5 min' "$tmp"
+	"$PYCSTRIP" -q "$w" || fail "the second run failed"
+	[ -e "$tmp" ] || fail "the stopped run's temporary was removed"
+	kill -CONT "$pid"
+	set +e
+	wait "$pid"
+	rc=$?
+	set -e
+	[ "$rc" -eq 0 ] || fail "the stopped run ended with exit $rc"
+	cmp -s clean "$w" || fail "not the stripped archive"
+	no_temp_left .
+}
+
 run_case "ulimit -f, SIGXFSZ ignored: EFBIG, untouched" case_ulimit_ignored
 run_case "ulimit -f, SIGXFSZ default: not killed, untouched" case_ulimit_default
 run_case "ulimit -f with -o: no output left" case_ulimit_output
@@ -248,4 +288,5 @@ run_case "tree without write permission: reported, the rest removed" case_readon
 run_case "read-only mount: refused, untouched" case_readonly_mount
 run_case "full tmpfs: refused, untouched, space given back" case_full_tmpfs
 run_case "stale temporaries: only old ones of ours" case_stale_cleanup
+run_case "stale clean-up spares a stopped run's temporary (flock)" case_stopped_run_spared
 finish
