@@ -66,6 +66,12 @@ struct src {
 	int64_t pos;                  /* offset of the next byte to deliver */
 	int64_t dropped_to;           /* map: pages below are unmapped */
 	struct archive *a;
+	/*
+	 * Our own entry for archive_read_next_header2(): the one that
+	 * archive_read_new() allocates is not checked, and a failed
+	 * allocation there would crash archive_read_next_header().
+	 */
+	struct archive_entry *entry;
 };
 
 /* A removed member that a kept hard link may name. */
@@ -145,9 +151,11 @@ ar_check(struct tar *t, struct archive *a, int r)
 		return -1;
 	}
 	msg = archive_error_string(a);
+	/* libarchive gives a message for all but some failed allocations. */
+	if (archive_errno(a) == ENOMEM || (msg == NULL && r != ARCHIVE_EOF))
+		return ps_error_nomem(t->err);
 	if (msg == NULL)
-		msg = r == ARCHIVE_EOF ? "unexpected end of archive" :
-		    "unknown error";
+		msg = "unexpected end of archive";
 	if (t->index == 0 && t->res->format == NULL) {
 		if (t->codec == PS_CODEC_NONE)
 			return ps_error_input(t->err, "not a zip or tar archive");
@@ -524,12 +532,20 @@ src_open(struct tar *t, struct src *s, bool main)
 	if (t->codec != PS_CODEC_NONE &&
 	    (s->zr = ps_codec_reader_new(t->codec, t->fd, t->err)) == NULL)
 		return -1;
-	if ((s->a = archive_read_new()) == NULL)
+	if ((s->a = archive_read_new()) == NULL ||
+	    (s->entry = archive_entry_new()) == NULL)
 		return ps_error_nomem(t->err);
-	/* Only tar (ustar, pax, GNU...): the stream is already decompressed. */
+	/*
+	 * Only tar (ustar, pax, GNU...): the stream is already decompressed.
+	 * The steps of archive_read_open2() one by one: it ignores a failed
+	 * allocation of the callback data, which archive_read_open1() then
+	 * dereferences.
+	 */
 	if (archive_read_support_format_tar(s->a) != ARCHIVE_OK ||
-	    archive_read_open2(s->a, s, NULL, read_cb, skip_cb, NULL) !=
-	    ARCHIVE_OK)
+	    archive_read_set_read_callback(s->a, read_cb) != ARCHIVE_OK ||
+	    archive_read_set_skip_callback(s->a, skip_cb) != ARCHIVE_OK ||
+	    archive_read_set_callback_data(s->a, s) != ARCHIVE_OK ||
+	    archive_read_open1(s->a) != ARCHIVE_OK)
 		return ar_check(t, s->a, ARCHIVE_FATAL);
 	return 0;
 }
@@ -539,6 +555,7 @@ src_close(struct src *s)
 {
 	if (s->a != NULL)
 		archive_read_free(s->a);
+	archive_entry_free(s->entry);
 	ps_codec_reader_free(s->zr);
 	memset(s, 0, sizeof *s);
 }
@@ -628,12 +645,13 @@ prescan(struct tar *t)
 
 	if (src_open(t, &s, false) < 0)
 		goto out;
-	while ((r = archive_read_next_header(s.a, &e)) != ARCHIVE_EOF) {
+	while ((r = archive_read_next_header2(s.a, s.entry)) != ARCHIVE_EOF) {
 		const char *name;
 		char *m;
 
 		if (ar_check(t, s.a, r) < 0)
 			goto out;
+		e = s.entry;
 		if ((name = entry_name(e)) == NULL) {
 			ps_error_input(t->err, "tar: a member has no name");
 			goto out;
@@ -821,7 +839,7 @@ relink(struct tar *t, struct archive_entry *e, const char *name,
 	if (src_open(t, &s, false) < 0)
 		goto out;
 	for (i = 0;; i++) {
-		int st = archive_read_next_header(s.a, &te);
+		int st = archive_read_next_header2(s.a, s.entry);
 
 		if (st == ARCHIVE_EOF) {
 			ps_error_input(t->err, "tar: hard link target %s is "
@@ -833,6 +851,7 @@ relink(struct tar *t, struct archive_entry *e, const char *name,
 		if (i == r->index)
 			break;
 	}
+	te = s.entry;
 	archive_entry_set_hardlink(ne, NULL);
 	archive_entry_set_filetype(ne, AE_IFREG);
 	archive_entry_set_size(ne, archive_entry_size(te));
@@ -983,7 +1002,8 @@ scan(struct tar *t)
 	int r;
 
 	for (;;) {
-		r = archive_read_next_header(a, &e);
+		r = archive_read_next_header2(a, t->main.entry);
+		e = t->main.entry;
 		if (r == ARCHIVE_EOF)
 			break;
 		if (ar_check(t, a, r) < 0)
