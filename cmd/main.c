@@ -29,6 +29,7 @@ enum { OPT_CHECK = 256, OPT_JSON, OPT_KEEP_SOURCELESS, OPT_VERIFY,
 struct cli {
 	struct ps_options opts;
 	const char *json;
+	FILE *json_out;         /* opened before any target is touched */
 	int jobs;
 	int verbosity;          /* 0 quiet, 1 normal, 2 verbose */
 	char **paths;
@@ -198,18 +199,12 @@ write_summary(struct cli *c)
 		    "memory\n");
 		return -1;
 	}
-	if (strcmp(c->json, "-") == 0) {
-		out = stdout;
-	} else if ((out = fopen(c->json, "w")) == NULL) {
-		fprintf(stderr, "pycstrip: %s: cannot open: %s\n", c->json,
-		    strerror(errno));
-		json_decref(j);
-		return -1;
-	}
+	out = c->json_out;
 	if (ps_summary_write(j, out, &err) < 0) {
 		fprintf(stderr, "pycstrip: %s: %s\n", c->json, err.msg);
 		rc = -1;
 	}
+	c->json_out = NULL;
 	if (out != stdout && fclose(out) == EOF && rc == 0) {
 		fprintf(stderr, "pycstrip: %s: cannot write: %s\n", c->json,
 		    strerror(errno));
@@ -400,6 +395,17 @@ main(int argc, char **argv)
 	rc = parse(&c, argc, argv, &excludes);
 	if (rc >= 0)
 		goto out;
+	/* A summary that cannot be written is found out before any change. */
+	if (c.json != NULL) {
+		c.json_out = strcmp(c.json, "-") == 0 ? stdout :
+		    fopen(c.json, "w");
+		if (c.json_out == NULL) {
+			fprintf(stderr, "pycstrip: %s: cannot open: %s\n",
+			    c.json, strerror(errno));
+			rc = EXIT_FAILED;
+			goto out;
+		}
+	}
 	c.opts.collect = c.json != NULL;
 	/* Nobody sees removed_bytes with -q and no summary: skip the stats. */
 	c.opts.sizes = c.json != NULL || c.verbosity >= 1;
