@@ -29,7 +29,7 @@ printf 'X = 1\n' >"$P/demo/__init__.py"
 printf 'def f():\n    return "\\u00e9"\n' >"$P/demo/mod.py"
 printf 'Y = 2\n' >"$P/demo/sub/__init__.py"
 printf 'data\n' >"$P/demo/data.txt"
-printf 'café\n' >"$P/demo/caf\303\251.txt"
+printf 'caf\303\251\n' >"$P/demo/$(printf 'caf\303\251.txt')"
 "$PY" -m compileall -q "$P/demo" >/dev/null
 "$PY" -O -m compileall -q "$P/demo" >/dev/null
 cp "$(ls "$P"/demo/__pycache__/mod.cpython-*.pyc | head -n 1)" "$P/demo/legacy.pyc"
