@@ -26,6 +26,13 @@ WORK=$(cd "$WORK" && pwd)
 OUT=$(cd "$OUT" && pwd)
 case $WORK in /|/dev/shm|/tmp|"$HOME") die "BENCH_WORK must be a dedicated directory, not $WORK" ;; esac
 
+# Time a private copy: other engineers may relink build/pycstrip mid-run.
+if [ -x "$PYCSTRIP" ]; then
+	cp "$PYCSTRIP" "$OUT/pycstrip.under-test" || die "cannot copy $PYCSTRIP"
+	PYCSTRIP_BUILT=$PYCSTRIP
+	PYCSTRIP=$OUT/pycstrip.under-test
+fi
+
 q() { printf '%q' "$1"; }
 
 # --- scenario bookkeeping --------------------------------------------------

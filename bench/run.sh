@@ -293,11 +293,12 @@ for s in "${scenarios[@]}"; do
 	*) die "unknown scenario $s (tree wheel tar tar.gz tar.zst tar.xz)" ;;
 	esac
 done
-echo "bench: pycstrip $("$PYCSTRIP" --version 2>/dev/null | head -n 1) ($PYCSTRIP)"
+echo "bench: $("$PYCSTRIP" --version 2>/dev/null | head -n 1) (${PYCSTRIP_BUILT:-$PYCSTRIP}, timed as a copy)"
 echo "bench: corpus $CORPUS (SCALE $SCALE), scratch $WORK ($(stat -f -c %T "$WORK"), $(($(kb_free "$WORK") / 1024)) MiB free), $(nproc) cores"
 {
 	echo "started=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "pycstrip=$PYCSTRIP"
+	echo "pycstrip=${PYCSTRIP_BUILT:-$PYCSTRIP}"
+	echo "pycstrip_sha256=$(sha256sum <"$PYCSTRIP" 2>/dev/null | cut -c1-16)"
 	echo "version=$("$PYCSTRIP" --version 2>/dev/null | head -n 1)"
 	echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
 	echo "corpus=$CORPUS"
