@@ -74,11 +74,17 @@ hash_of(const char *k, size_t len)
 	return h ^ (h >> 32);
 }
 
+/*
+ * The index over row paths is built on first need: a RECORD listed in the
+ * archive's own order is checked and edited without it.
+ */
 static int
 build_index(struct ps_record *rec)
 {
 	size_t cap = 16, i;
 
+	if (rec->index != NULL)
+		return 0;
 	while (cap < rec->n * 2 + 2)
 		cap *= 2;
 	rec->index = calloc(cap, sizeof *rec->index);
@@ -160,40 +166,80 @@ field(struct ps_record *rec, size_t *i, bool fix_bs, const char **out,
 	return 0;
 }
 
+static void
+set_size(struct ps_record_row *row, const char *v, size_t vl)
+{
+	size_t k;
+
+	row->size = -1;
+	if (vl == 0 || vl > 18)
+		return;
+	row->size = 0;
+	for (k = 0; k < vl && row->size >= 0; k++)
+		row->size = v[k] >= '0' && v[k] <= '9' ?
+		    row->size * 10 + (v[k] - '0') : -1;
+}
+
+/*
+ * The common row, "path,hash,size" then LF with no quote, CR or '\' in
+ * it, is split with memchr; anything else goes field by field.  Returns
+ * 1 when the row was done here (*i past its line end), 0 to take the slow
+ * way.
+ */
+static int
+fast_row(struct ps_record *rec, struct ps_record_row *row, size_t *i)
+{
+	const char *t = rec->text + *i, *nl, *c1, *c2, *end;
+	size_t n = rec->len - *i;
+
+	nl = memchr(t, '\n', n);
+	end = nl != NULL ? nl : t + n;
+	n = (size_t)(end - t);
+	if (memchr(t, '"', n) != NULL || memchr(t, '\r', n) != NULL)
+		return 0;
+	c1 = memchr(t, ',', n);
+	if (c1 == NULL || memchr(t, '\\', (size_t)(c1 - t)) != NULL)
+		return 0;
+	row->path = t;
+	row->path_len = (size_t)(c1 - t);
+	c2 = memchr(c1 + 1, ',', (size_t)(end - c1 - 1));
+	row->hash = c1 + 1;
+	row->hash_len = (size_t)((c2 != NULL ? c2 : end) - c1 - 1);
+	if (c2 != NULL) {
+		const char *c3 = memchr(c2 + 1, ',', (size_t)(end - c2 - 1));
+
+		set_size(row, c2 + 1, (size_t)((c3 != NULL ? c3 : end) - c2 - 1));
+	}
+	*i += n + (nl != NULL);
+	return 1;
+}
+
 int
 ps_record_parse(struct ps_record *rec, const char *text, size_t len,
     struct ps_error *err)
 {
-	size_t lines = 1, i;
+	size_t cap = 0, i = 0;
 	int r;
 
 	memset(rec, 0, sizeof *rec);
 	rec->text = text;
 	rec->len = len;
-	for (i = 0; i < len; i++) {
-		const char *nl = memchr(text + i, '\n', len - i);
-
-		if (nl == NULL)
-			break;
-		i = (size_t)(nl - text);
-		lines++;
-	}
-	for (i = 0; i < len; i++) {
-		const char *cr = memchr(text + i, '\r', len - i);
-
-		if (cr == NULL)
-			break;
-		i = (size_t)(cr - text);
-		lines++;
-	}
-	rec->rows = calloc(lines, sizeof *rec->rows);
-	if (rec->rows == NULL)
-		goto nomem;
-	i = 0;
 	while (i < len) {
-		struct ps_record_row *row = &rec->rows[rec->n++];
+		struct ps_record_row *row;
 		unsigned f;
 
+		if (rec->n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct ps_record_row *v = realloc(rec->rows,
+			    ncap * sizeof *v);
+
+			if (v == NULL)
+				goto nomem;
+			rec->rows = v;
+			cap = ncap;
+		}
+		row = &rec->rows[rec->n++];
+		memset(row, 0, sizeof *row);
 		row->start = i;
 		row->size = -1;
 		row->hash = "";
@@ -201,6 +247,10 @@ ps_record_parse(struct ps_record *rec, const char *text, size_t len,
 			row->blank = true;
 			row->path = text + i;
 			goto line_end;
+		}
+		if (fast_row(rec, row, &i)) {
+			row->end = i;
+			continue;
 		}
 		for (f = 0;; f++) {
 			const char *v;
@@ -220,13 +270,8 @@ ps_record_parse(struct ps_record *rec, const char *text, size_t len,
 			} else if (f == 1) {
 				row->hash = v;
 				row->hash_len = vl;
-			} else if (f == 2 && vl > 0 && vl <= 18) {
-				size_t k;
-
-				row->size = 0;
-				for (k = 0; k < vl && row->size >= 0; k++)
-					row->size = v[k] >= '0' && v[k] <= '9' ?
-					    row->size * 10 + (v[k] - '0') : -1;
+			} else if (f == 2) {
+				set_size(row, v, vl);
 			}
 			if (i >= len || text[i] != ',')
 				break;
@@ -242,8 +287,6 @@ line_end:
 		}
 		row->end = i;
 	}
-	if (build_index(rec) < 0)
-		goto nomem;
 	return 0;
 nomem:
 	ps_record_release(rec);
@@ -259,20 +302,30 @@ ps_record_release(struct ps_record *rec)
 	memset(rec, 0, sizeof *rec);
 }
 
+static bool
+row_is(const struct ps_record_row *row, const char *name, size_t len)
+{
+	return !row->blank && row->path_len == len &&
+	    memcmp(row->path, name, len) == 0;
+}
+
 ssize_t
-ps_record_find(const struct ps_record *rec, const char *name, size_t len)
+ps_record_find(struct ps_record *rec, const char *name, size_t len)
 {
 	size_t s, best = SIZE_MAX;
 
-	if (rec->index_cap == 0)
+	if (rec->n == 0 || build_index(rec) < 0) {
+		/* Out of memory for the index: look the slow way. */
+		for (s = 0; s < rec->n; s++)
+			if (row_is(&rec->rows[s], name, len))
+				return (ssize_t)s;
 		return -1;
+	}
 	s = (size_t)hash_of(name, len) & (rec->index_cap - 1);
 	for (; rec->index[s] != 0; s = (s + 1) & (rec->index_cap - 1)) {
 		size_t r = rec->index[s] - 1;
-		const struct ps_record_row *row = &rec->rows[r];
 
-		if (row->path_len == len && memcmp(row->path, name, len) == 0 &&
-		    r < best)
+		if (row_is(&rec->rows[r], name, len) && r < best)
 			best = r;
 	}
 	return best == SIZE_MAX ? -1 : (ssize_t)best;
@@ -283,13 +336,19 @@ ps_record_drop(struct ps_record *rec, const char *name, size_t len)
 {
 	size_t s, n = 0;
 
-	if (rec->index_cap == 0)
-		return 0;
+	if (rec->n == 0 || build_index(rec) < 0) {
+		for (s = 0; s < rec->n; s++)
+			if (row_is(&rec->rows[s], name, len)) {
+				rec->rows[s].dropped = true;
+				n++;
+			}
+		return n;
+	}
 	s = (size_t)hash_of(name, len) & (rec->index_cap - 1);
 	for (; rec->index[s] != 0; s = (s + 1) & (rec->index_cap - 1)) {
 		struct ps_record_row *row = &rec->rows[rec->index[s] - 1];
 
-		if (row->path_len == len && memcmp(row->path, name, len) == 0) {
+		if (row_is(row, name, len)) {
 			row->dropped = true;
 			n++;
 		}
@@ -297,35 +356,82 @@ ps_record_drop(struct ps_record *rec, const char *name, size_t len)
 	return n;
 }
 
-int
-ps_record_check(const struct ps_record *rec, const char *const *names,
-    const size_t *lens, size_t n, struct ps_error *err)
+void
+ps_record_drop_row(struct ps_record *rec, size_t row)
 {
-	bool *seen = calloc(rec->n + 1, sizeof *seen);
+	const struct ps_record_row *r = &rec->rows[row];
+
+	if (rec->aligned)
+		rec->rows[row].dropped = true;
+	else
+		ps_record_drop(rec, r->path, r->path_len);
+}
+
+/*
+ * The fast check: the rows not dropped (blank lines aside) are the names,
+ * one for one, in order, as wheel builders write them.  Then each path is
+ * listed once and the sets are equal.
+ */
+static bool
+check_aligned(struct ps_record *rec, const char *const *names,
+    const size_t *lens, size_t n, ssize_t *row_of)
+{
+	size_t i, r = 0;
+
+	for (i = 0; i < n; i++, r++) {
+		while (r < rec->n && (rec->rows[r].blank || rec->rows[r].dropped))
+			r++;
+		if (r == rec->n || !row_is(&rec->rows[r], names[i], lens[i]))
+			return false;
+		if (row_of != NULL)
+			row_of[i] = (ssize_t)r;
+	}
+	while (r < rec->n && (rec->rows[r].blank || rec->rows[r].dropped))
+		r++;
+	return r == rec->n;
+}
+
+int
+ps_record_check(struct ps_record *rec, const char *const *names,
+    const size_t *lens, size_t n, ssize_t *row_of, struct ps_error *err)
+{
+	bool *seen = NULL;
 	char buf[256];
 	size_t i;
 	int rc = -1;
 
-	if (seen == NULL)
-		return ps_error_nomem(err);
+	if (check_aligned(rec, names, lens, n, row_of)) {
+		rec->aligned = true;
+		return 0;
+	}
+	rec->aligned = false;
+	seen = calloc(rec->n + 1, sizeof *seen);
+	if (seen == NULL || (rec->n > 0 && build_index(rec) < 0)) {
+		ps_error_nomem(err);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		bool found = false;
+		ssize_t first = -1;
 		size_t s;
 
-		if (rec->index_cap == 0)
+		if (row_of != NULL)
+			row_of[i] = -1;
+		if (rec->n == 0)
 			goto missing;
 		s = (size_t)hash_of(names[i], lens[i]) & (rec->index_cap - 1);
 		for (; rec->index[s] != 0; s = (s + 1) & (rec->index_cap - 1)) {
 			size_t r = rec->index[s] - 1;
-			const struct ps_record_row *row = &rec->rows[r];
 
-			if (!row->dropped && row->path_len == lens[i] &&
-			    memcmp(row->path, names[i], lens[i]) == 0) {
+			if (!rec->rows[r].dropped &&
+			    row_is(&rec->rows[r], names[i], lens[i])) {
 				seen[r] = true;
-				found = true;
+				if (first < 0 || (ssize_t)r < first)
+					first = (ssize_t)r;
 			}
 		}
-		if (found)
+		if (row_of != NULL)
+			row_of[i] = first;
+		if (first >= 0)
 			continue;
 missing:
 		ps_error_input(err, "RECORD does not list %s",

@@ -47,8 +47,11 @@ struct ps_record {
 	size_t n;
 	char *arena;                  /* quoted fields, unquoted; owned */
 	size_t arena_used;
-	size_t *index;                /* open addressing: row + 1, 0 = empty */
+	size_t *index;                /* open addressing: row + 1, 0 = empty;
+	                               * built on first need */
 	size_t index_cap;             /* a power of two */
+	bool aligned;                 /* the last check found the rows in
+	                               * the names' order, one each */
 };
 
 /*
@@ -67,21 +70,27 @@ void ps_record_release(struct ps_record *rec);
  * Returns the index of the first row, dropped or not, whose path is the
  * len bytes at name, or -1.
  */
-ssize_t ps_record_find(const struct ps_record *rec, const char *name,
+ssize_t ps_record_find(struct ps_record *rec, const char *name,
     size_t len);
 
 /* Marks every row whose path is name as dropped; returns how many. */
 size_t ps_record_drop(struct ps_record *rec, const char *name, size_t len);
 
+/* Drops row and every other row with the same path. */
+void ps_record_drop_row(struct ps_record *rec, size_t row);
+
 /*
  * Checks that the set of paths of the rows not dropped equals the set of
- * the n names (names[i] of lens[i] bytes; the caller leaves out directory
- * entries and signatures).  Returns 0, or -1 with a bad-input error naming
+ * the n names (names[i] of lens[i] bytes, no two alike; the caller leaves
+ * out directory entries and signatures).  When row_of is not NULL, sets
+ * row_of[i] to the first row listing names[i].  A RECORD in the names'
+ * order, as wheel builders write it, is checked in one pass; any other
+ * through a hash index.  Returns 0, or -1 with a bad-input error naming
  * one difference ("RECORD does not list x.py", "RECORD lists x.py, which
  * is not in the archive"), or "out of memory".
  */
-int ps_record_check(const struct ps_record *rec, const char *const *names,
-    const size_t *lens, size_t n, struct ps_error *err);
+int ps_record_check(struct ps_record *rec, const char *const *names,
+    const size_t *lens, size_t n, ssize_t *row_of, struct ps_error *err);
 
 /*
  * Returns the new RECORD text: the rows not dropped, byte for byte, in

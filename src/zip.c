@@ -1483,6 +1483,7 @@ struct wheel {
 	char *text;               /* RECORD's content */
 	size_t text_len;
 	struct ps_record rec;
+	ssize_t *row_of;          /* each entry's RECORD row, or -1 */
 	bool parsed;
 };
 
@@ -1575,49 +1576,49 @@ find_record(const struct ps_zip *z, const char *path, bool whl,
 	return 0;
 }
 
-/* Names of the files a RECORD must list (kept_only: those kept). */
+/*
+ * Checks that rec lists exactly the archive's files (kept_only: those
+ * kept), signatures and directories aside.  When row_of is not NULL, sets
+ * row_of[i] to entry i's row (-1 for entries not checked).
+ */
 static int
-file_names(const struct ps_zip *z, const struct wheel *w, bool kept_only,
-    const char ***names, size_t **lens, size_t *n, struct ps_error *err)
+check_record(const struct ps_zip *z, const struct wheel *w,
+    struct ps_record *rec, bool kept_only, ssize_t *row_of,
+    struct ps_error *err)
 {
-	size_t i, k = 0;
+	const char **names = calloc(z->n + 1, sizeof *names);
+	size_t *lens = calloc(z->n + 1, sizeof *lens);
+	size_t *which = malloc((z->n + 1) * sizeof *which);
+	ssize_t *rows = row_of != NULL ? malloc((z->n + 1) * sizeof *rows) :
+	    NULL;
+	size_t i, n = 0;
+	int rc = -1;
 
-	*names = malloc((z->n + 1) * sizeof **names);
-	*lens = malloc((z->n + 1) * sizeof **lens);
-	if (*names == NULL || *lens == NULL) {
-		free(*names);
-		free(*lens);
-		*names = NULL;
-		*lens = NULL;
-		return ps_error_nomem(err);
+	if (names == NULL || lens == NULL || which == NULL ||
+	    (row_of != NULL && rows == NULL)) {
+		ps_error_nomem(err);
+		goto out;
 	}
 	for (i = 0; i < z->n; i++) {
 		const struct entry *e = &z->e[i];
 
+		if (row_of != NULL)
+			row_of[i] = -1;
 		if (dir_like(e) || is_signature(w, e) ||
 		    (kept_only && e->fate != KEEP))
 			continue;
-		(*names)[k] = e->name;
-		(*lens)[k] = e->name_len;
-		k++;
+		names[n] = e->name;
+		lens[n] = e->name_len;
+		which[n++] = i;
 	}
-	*n = k;
-	return 0;
-}
-
-static int
-check_record(const struct ps_zip *z, const struct wheel *w,
-    const struct ps_record *rec, bool kept_only, struct ps_error *err)
-{
-	const char **names;
-	size_t *lens, n = 0;
-	int rc;
-
-	if (file_names(z, w, kept_only, &names, &lens, &n, err) < 0)
-		return -1;
-	rc = ps_record_check(rec, names, lens, n, err);
+	rc = ps_record_check(rec, names, lens, n, rows, err);
+	for (i = 0; rc == 0 && row_of != NULL && i < n; i++)
+		row_of[which[i]] = rows[i];
+out:
 	free(names);
 	free(lens);
+	free(which);
+	free(rows);
 	return rc;
 }
 
@@ -1644,7 +1645,10 @@ load_record(struct ps_zip *z, struct wheel *w, struct ps_error *err)
 	if (ps_record_parse(&w->rec, w->text, w->text_len, err) < 0)
 		return -1;
 	w->parsed = true;
-	if (check_record(z, w, &w->rec, false, err) < 0) {
+	w->row_of = malloc((z->n + 1) * sizeof *w->row_of);
+	if (w->row_of == NULL)
+		return ps_error_nomem(err);
+	if (check_record(z, w, &w->rec, false, w->row_of, err) < 0) {
 		if (err->kind != PS_ERR_INPUT)
 			return -1;
 		memcpy(msg, err->msg, sizeof msg);
@@ -1659,6 +1663,7 @@ release_wheel(struct wheel *w)
 {
 	if (w->parsed)
 		ps_record_release(&w->rec);
+	free(w->row_of);
 	free(w->text);
 	memset(w, 0, sizeof *w);
 	w->record = SIZE_MAX;
@@ -1680,14 +1685,14 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 	int rc = -1;
 
 	for (i = 0; i < z->n; i++)
-		if (z->e[i].fate == REMOVE)
-			ps_record_drop(&w->rec, z->e[i].name, z->e[i].name_len);
+		if (z->e[i].fate == REMOVE && w->row_of[i] >= 0)
+			ps_record_drop_row(&w->rec, (size_t)w->row_of[i]);
 	text = ps_record_render(&w->rec, &len);
 	if (text == NULL)
 		return ps_error_nomem(err);
 	if (ps_record_parse(&check, text, len, err) < 0)
 		goto out;
-	rc = check_record(z, w, &check, true, err);
+	rc = check_record(z, w, &check, true, NULL, err);
 	ps_record_release(&check);
 	if (rc < 0)
 		goto out;
@@ -1753,7 +1758,7 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 	char b64[44], buf[NAMEBUF];
 	ssize_t r;
 
-	r = ps_record_find(&w->rec, e->name, e->name_len);
+	r = w->row_of[e - z->e];
 	if (r < 0)
 		return ps_error_input(err, "wheel: RECORD does not list %s",
 		    NAME(e, buf));

@@ -50,7 +50,7 @@ check(const char *const *names, size_t n)
 
 	for (i = 0; i < n; i++)
 		lens[i] = strlen(names[i]);
-	return ps_record_check(&rec, names, lens, n, &err);
+	return ps_record_check(&rec, names, lens, n, NULL, &err);
 }
 
 static const char plain[] =
@@ -300,5 +300,62 @@ Test(record, text_after_closing_quote_is_literal)
 {
 	parse("\"a\"b.py,h,1\n");
 	row_eq(rec.rows[0].path, rec.rows[0].path_len, "ab.py");
+	ps_record_release(&rec);
+}
+
+Test(record, rows_in_archive_order_are_matched_in_one_pass)
+{
+	const char *names[] = { "a.py", "b.pyc", "c.py" };
+	size_t lens[] = { 4, 5, 4 };
+	ssize_t row_of[3];
+	char *s;
+
+	parse("a.py,h,1\n\nb.pyc,h,2\nc.py,h,3\n");
+	cr_assert_eq(ps_record_check(&rec, names, lens, 3, row_of, &err), 0,
+	    "%s", err.msg);
+	cr_assert(rec.aligned);
+	cr_assert_eq(rec.index, NULL, "no index needed");
+	cr_assert_eq(row_of[0], 0);
+	cr_assert_eq(row_of[1], 2);
+	cr_assert_eq(row_of[2], 3);
+	ps_record_drop_row(&rec, (size_t)row_of[1]);
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\n\nc.py,h,3\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, rows_in_another_order_are_matched_by_index)
+{
+	const char *names[] = { "c.py", "a.py", "b.pyc" };
+	size_t lens[] = { 4, 4, 5 };
+	ssize_t row_of[3];
+	char *s;
+
+	parse("a.py,h,1\nb.pyc,h,2\nb.pyc,h,2\nc.py,h,3\n");
+	cr_assert_eq(ps_record_check(&rec, names, lens, 3, row_of, &err), 0,
+	    "%s", err.msg);
+	cr_assert_not(rec.aligned);
+	cr_assert_eq(row_of[0], 3);
+	cr_assert_eq(row_of[1], 0);
+	cr_assert_eq(row_of[2], 1);
+	/* Both rows of the duplicate go. */
+	ps_record_drop_row(&rec, (size_t)row_of[2]);
+	s = render();
+	cr_assert_str_eq(s, "a.py,h,1\nc.py,h,3\n");
+	free(s);
+	ps_record_release(&rec);
+}
+
+Test(record, misaligned_tail_is_still_found)
+{
+	const char *names[] = { "a.py", "b.py" };
+	size_t lens[] = { 4, 4 };
+
+	/* In order, then a row too many: the slow check names it. */
+	parse("a.py,h,1\nb.py,h,2\nz.py,h,3\n");
+	cr_assert_eq(ps_record_check(&rec, names, lens, 2, NULL, &err), -1);
+	cr_assert_str_eq(err.msg,
+	    "RECORD lists z.py, which is not in the archive");
 	ps_record_release(&rec);
 }
