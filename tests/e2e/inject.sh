@@ -293,6 +293,31 @@ case_wheel() {
 	archive_loop "$w"
 }
 
+# A wheel made by others: Debian's pip wheel (some 900 members), with a
+# compiled module added and listed in its RECORD.
+case_real_wheel() {
+	src=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | head -n 1)
+	[ -n "$src" ] || { echo "SKIP: python3-pip-whl not installed"; return 0; }
+	"$PY" - "$src" "$(basename "$src")" <<'PYEOF'
+import base64, hashlib, py_compile, sys, zipfile
+src, out = sys.argv[1], sys.argv[2]
+open("m.py", "w").write("x = 1\n")
+pyc = open(py_compile.compile("m.py", cfile="m.pyc"), "rb").read()
+name = "pip/__pycache__/m.cpython-%d%d.pyc" % sys.version_info[:2]
+digest = base64.urlsafe_b64encode(hashlib.sha256(pyc).digest()).rstrip(b"=")
+with zipfile.ZipFile(src) as zi, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zo:
+    for info in zi.infolist():
+        data = zi.read(info)
+        if info.filename.endswith(".dist-info/RECORD"):
+            data += b"%s,sha256=%s,%d\n" % (name.encode(), digest, len(pyc))
+            zo.writestr(name, pyc)
+        zo.writestr(info, data)
+PYEOF
+	MAX=30
+	archive_loop "$PWD/$(basename "$src")" --verify
+	"$PY" -m wheel unpack -d up "$(basename "$src")" >/dev/null
+}
+
 case_wheel_json() {
 	w=$(make_wheel "$PWD")
 	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
@@ -353,6 +378,7 @@ rm -f "$PYCSTRIP_SCRATCH/known" "$PYCSTRIP_SCRATCH/runs"
 run_case "inject: tree, every call fails in turn" case_tree
 run_case "inject: tree with two walker threads" case_tree_threads
 run_case "inject: wheel in place, every call fails in turn" case_wheel
+run_case "inject: Debian's pip wheel with bytecode added, --verify" case_real_wheel
 run_case "inject: wheel with --json" case_wheel_json
 run_case "inject: wheel -o, every write-side call fails in turn" case_wheel_output
 run_case "inject: tar.gz in place, every call fails in turn" case_targz
