@@ -1697,7 +1697,6 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	nr->index = w->record;
 	nr->usize = len;
 	nr->crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), (const Bytef *)text,
 	    (uInt)len);
@@ -1983,22 +1982,34 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	removed = decide(z, opts, res, err);
 	if (removed < 0)
 		goto out;
-	/* The structure of everything kept is checked before any change. */
-	for (i = 0; i < z->n; i++)
-		if (z->e[i].fate == KEEP && ps_zip_check_entry(z, i, err) < 0)
-			goto out;
 	whl = ends_with(path, strlen(path), ".whl") || (opts->output != NULL &&
 	    ends_with(opts->output, strlen(opts->output), ".whl"));
 	if (find_record(z, path, whl, &w, err) < 0)
 		goto out;
 	/*
 	 * A file named like a wheel must have a RECORD that matches: a
-	 * mismatch refuses it, and its RECORD work may overlap the copy.
-	 * Another zip that merely holds a dist-info is a wheel only when
-	 * its RECORD matches.
+	 * mismatch refuses it, and its RECORD work may overlap the checks
+	 * and the copy (every fate is settled before the thread starts; it
+	 * only reads them).  Another zip that merely holds a dist-info is a
+	 * wheel only when its RECORD matches.
 	 */
 	parallel = whl && w.record != SIZE_MAX && removed > 0 &&
 	    !opts->verify && opts->mode == PS_MODE_STRIP;
+	if (parallel) {
+		if (ps_zip_check_entry(z, w.record, err) < 0 ||
+		    drop_signatures(z, &w, res, err) < 0)
+			goto out;
+		nr.index = w.record;
+		job.z = z;
+		job.w = &w;
+		job.nr = &nr;
+		job.running = pthread_create(&job.thread, NULL, record_worker,
+		    &job) == 0;
+	}
+	/* The structure of everything kept is checked before any change. */
+	for (i = 0; i < z->n; i++)
+		if (z->e[i].fate == KEEP && ps_zip_check_entry(z, i, err) < 0)
+			goto out;
 	if (!parallel && w.record != SIZE_MAX &&
 	    load_record(z, &w, err) < 0) {
 		if (whl || err->kind != PS_ERR_INPUT ||
@@ -2023,11 +2034,11 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 			}
 		}
 	}
-	if (removed > 0 && w.record != SIZE_MAX) {
+	if (!parallel && removed > 0 && w.record != SIZE_MAX) {
 		if (drop_signatures(z, &w, res, err) < 0)
 			goto out;
 		nr.index = w.record;
-		if (!parallel && build_record(z, &w, &nr, err) < 0)
+		if (build_record(z, &w, &nr, err) < 0)
 			goto out;
 	}
 	if (removed == 0) {
@@ -2051,13 +2062,6 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 			goto out;
 		writing = true;
 		o.fd = a.fd;
-	}
-	if (parallel) {
-		job.z = z;
-		job.w = &w;
-		job.nr = &nr;
-		job.running = pthread_create(&job.thread, NULL, record_worker,
-		    &job) == 0;
 	}
 	if (write_archive(&o, z, &nr, parallel ? join_hook : NULL, &jc) < 0)
 		goto out;
