@@ -24,6 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ps_error err;
 	const char **names = NULL;
 	size_t *lens = NULL;
+	ssize_t *row_of = NULL;
 	char *out = NULL;
 	size_t i, n = 0, olen = 0, o = 0, prev_end = 0;
 	unsigned sel = size > 0 ? data[0] : 0;
@@ -68,14 +69,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memcmp(out + o, rec.text + r->start, r->end - r->start)
 		    == 0);
 		o += r->end - r->start;
-		if (!r->blank) {
+		/* Each kept path once (its first row). */
+		if (!r->blank &&
+		    ps_record_find(&rec, r->path, r->path_len) == (ssize_t)i) {
 			names[n] = r->path;
 			lens[n++] = r->path_len;
 		}
 	}
 	CHECK(o == olen);
-	CHECK(ps_record_check(&rec, names, lens, n, &err) == 0);
+	row_of = malloc((n + 1) * sizeof *row_of);
+	if (row_of == NULL)
+		goto out;
+	CHECK(ps_record_check(&rec, names, lens, n, row_of, &err) == 0);
+	for (i = 0; i < n; i++) {
+		const struct ps_record_row *r = &rec.rows[row_of[i]];
+
+		CHECK(row_of[i] >= 0 && (size_t)row_of[i] < rec.n);
+		CHECK(r->path_len == lens[i] &&
+		    memcmp(r->path, names[i], lens[i]) == 0);
+	}
+	/* One name missing is a difference. */
+	if (n > 0)
+		CHECK(ps_record_check(&rec, names, lens, n - 1, NULL, &err) < 0);
 out:
+	free(row_of);
 	free(out);
 	free(names);
 	free(lens);
