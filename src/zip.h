@@ -41,6 +41,13 @@ bool ps_zip_detect(int fd, off_t size);
  * res->format "zip", bytes_after (what the output is or would be),
  * record_updated (1 RECORD rewritten or to be, 0 a wheel left as it was,
  * -1 not a wheel) and signatures_removed.
+ *
+ * A wheel is a zip with a top-level "<name>.dist-info/RECORD": for a file
+ * named *.whl (the input, or the -o output) it must list exactly the
+ * archive's files or the file is refused; for any other name a RECORD that
+ * does not match just means the zip is not a wheel (a zipapp holding
+ * vendored packages).  On a big wheel the RECORD work runs in a second
+ * thread while the kept members are copied.
  */
 int ps_zip_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err);
