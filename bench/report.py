@@ -50,7 +50,7 @@ RATIOS = {
     "tar.zst": [
         ("pycstrip / zstd pipe", "pycstrip", "zstd pipe", "<=", 0.8),
         ("pycstrip / bsdtar", "pycstrip", "bsdtar", None, None),
-        ("size / zstd -3 single-threaded", "@size:pycstrip", "@size:single-threaded zstd -3 -T1 -q -c", "<=", 1.02),
+        ("size / zstd -3 single-threaded", "@size:pycstrip", "@size:single-threaded zstd -3 --single-thread -q -c", "<=", 1.02),
     ],
     "tar.xz": [
         ("pycstrip / bsdtar", "pycstrip", "bsdtar", "<=", 0.6),

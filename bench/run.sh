@@ -206,7 +206,7 @@ scen_tar() {
 	tar.gz) src=$TAR_GZ kept=$KEPT_TAR size=$TAR_GZ_SIZE entries="$TAR_ENTRIES entries, $TAR_BYTECODE bytecode"
 		dec="gzip -dc" recomp="gzip -6 -n" magic="1f8b" ;;
 	tar.zst) src=$TAR_ZST kept=$KEPT_TAR size=$TAR_ZST_SIZE entries="$TAR_ENTRIES entries, $TAR_BYTECODE bytecode"
-		dec="zstd -dcq" recomp="zstd -3 -T1 -q -c" magic="28b52ffd" ;;
+		dec="zstd -dcq" recomp="zstd -3 --single-thread -q -c" magic="28b52ffd" ;;
 	tar.xz) src=$TAR_XZ kept=$XZ_KEPT_TAR size=$TAR_XZ_SIZE entries="$XZ_ENTRIES entries, $XZ_BYTECODE bytecode, $XZ_REPLICAS replica(s)"
 		dec="xz -dc" recomp="xz -6 -T1 -c" magic="fd377a585a00" ;;
 	esac
