@@ -25,6 +25,7 @@ RATIOS = {
         ("pycstrip -q / floor (below the 1-thread floor)", "pycstrip -q", FLOOR_TREE, "<", 1.0),
         ("pycstrip -q / find pair", "pycstrip -q", "find pair", "<", 1.0),
         ("pycstrip -q / find -delete", "pycstrip -q", "find -delete", "<", 1.0),
+        ("pycstrip -q / python pathlib", "pycstrip -q", "python pathlib", "<", 1.0),
         ("pycstrip -q / py3clean", "pycstrip -q", "py3clean", "<", 1.0),
         ("pycstrip -q / pyclean", "pycstrip -q", "pyclean", "<", 1.0),
         ("pycstrip -q --threads 1 / floor", "pycstrip -q --threads 1", FLOOR_TREE, "<", 1.05),

@@ -97,6 +97,7 @@ EOF
 	qT=$(q "$T")
 	add "find pair" "$prep" "find $qT -name __pycache__ -type d -prune -exec rm -rf {} +; find $qT -name '*.py[co]' -delete"
 	add "find -delete" "$prep" "find $qT \\( -name __pycache__ -o -name '*.py[co]' \\) -delete"
+	add "python pathlib" "$prep" "$PY -c \"import pathlib, shutil, sys; r = pathlib.Path(sys.argv[1]); [shutil.rmtree(p) for p in list(r.rglob('__pycache__'))]; [p.unlink() for p in list(r.rglob('*.py[co]'))]\" $qT"
 	if command -v py3clean >/dev/null; then
 		add "py3clean" "$prep" "py3clean $qT"
 	else
