@@ -182,7 +182,8 @@ def make_tar(out, tool, fmt, src, listfile, dot=False):
         if fmt == "pax":
             # A global header (first) and a record in every member's.
             args += ["--pax-option=comment=global-note",
-                     "--pax-option=PYCSTRIP.note:=member-note"]
+                     "--pax-option=PYCSTRIP.note:=member-note",
+                     "--pax-option=SCHILY.xattr.user.tag:=xattr-value"]
         args += ["-C", src, "-T", listfile]
     else:
         args = ["bsdtar", "-cf", out, "--format", fmt, "-n",
@@ -304,6 +305,9 @@ def check_output(path, comp, orig_members, orig_global, summary):
     plain = decompress(path, comp)
     check(len(plain) % 512 == 0, "tar length %d" % len(plain))
     glob, got = members(plain)
+    if any("SCHILY.xattr.user.tag" in m["pax"] for m in orig_members):
+        check(all(m["pax"].get("SCHILY.xattr.user.tag") == "xattr-value"
+                  for m in got), "an xattr record was lost")
     check(glob == orig_global, "global pax headers %r, want %r" % (
         glob, orig_global))
     want, gone = expected(orig_members)
