@@ -26,6 +26,23 @@ WORK=$(cd "$WORK" && pwd)
 OUT=$(cd "$OUT" && pwd)
 case $WORK in /|/dev/shm|/tmp|"$HOME") die "BENCH_WORK must be a dedicated directory, not $WORK" ;; esac
 
+# Scratch copies are big (3.6 GB tree at SCALE 28, on a shared tmpfs): remove
+# them however the run ends.
+cleanup() {
+	(cd "$WORK" 2>/dev/null && rm -rf tree tree-expected.txt tree.json wheel \
+	    tar tar.gz tar.zst tar.xz wide-template wide wide.json deep deep.json \
+	    jobs-src jobs jobs1.json jobs2.json)
+	rmdir "$WORK" 2>/dev/null
+	if [ -n "${BIG:-}" ]; then
+		rm -f "$BIG/big-1.0-py3-none-any.whl" "$BIG/big-1.0.tar" "$BIG"/.big-1.0*
+		rmdir "$BIG" 2>/dev/null
+	fi
+	return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # Time a private copy: other engineers may relink build/pycstrip mid-run.
 if [ -x "$PYCSTRIP" ]; then
 	cp "$PYCSTRIP" "$OUT/pycstrip.under-test" || die "cannot copy $PYCSTRIP"
