@@ -46,7 +46,7 @@ trap 'exit 143' TERM
 # Time a private copy: other engineers may relink build/pycstrip mid-run.
 if [ -x "$PYCSTRIP" ]; then
 	cp "$PYCSTRIP" "$OUT/pycstrip.under-test" || die "cannot copy $PYCSTRIP"
-	PYCSTRIP_BUILT=$PYCSTRIP
+	export PYCSTRIP_BUILT=$PYCSTRIP
 	PYCSTRIP=$OUT/pycstrip.under-test
 fi
 

@@ -80,6 +80,7 @@ EOF
 	par=$(tree_par_opts)
 	if [ -n "$par" ]; then
 		eval "$prep"
+		# shellcheck disable=SC2086  # $par is a list of options
 		if rss_run pycstrip-par "$PYCSTRIP" -q $par "$T"; then
 			if tree_listing "$T" | cmp -s - "$WORK/tree-expected.txt"; then
 				check pycstrip-par ok
