@@ -10,7 +10,8 @@
 #                 directory; sorted, fixed owner and mtime, gzip -n) and
 #                 dist/SHA256SUMS.
 #   make test     also runs the end-to-end suite against build/static/pycstrip
-#                 (tests/run.sh picks it up when it exists).
+#                 (tests/run.sh picks it up when it exists); see
+#                 static-if-possible below.
 #
 # The static objects are compiled in their own build directory by a
 # recursive make of the same Makefile, so that flags never mix.
@@ -55,8 +56,17 @@ static: static-binary
 	cp $(STATIC_BUILD)/pycstrip $(BUILD)/.pycstrip.static
 	mv -f $(BUILD)/.pycstrip.static $(BUILD)/pycstrip
 
-# make test: the static binary too, when it can be built here.
-test: static-binary
+# make test: the static binary too.  Where Debian's libarchive source cannot
+# be fetched, a developer's `make test` goes on without it (loudly); in CI
+# (CI=true) that is a failure.
+.PHONY: static-if-possible
+static-if-possible:
+	@$(MAKE) --no-print-directory static-binary || { \
+	    if [ "$(CI)" = true ]; then exit 1; fi; \
+	    rm -f $(STATIC_BUILD)/pycstrip; \
+	    echo "# WARNING: static binary not built: its end-to-end run is skipped" >&2; }
+
+test: static-if-possible
 
 dist: static-binary
 	@rm -rf dist/$(DIST_NAME) dist/$(DIST_NAME).tar.gz
