@@ -18,7 +18,7 @@
 STATIC_BUILD := build/static
 LIBARCHIVE_DIR := build/libarchive
 STATIC_LIBS := $(LIBARCHIVE_DIR)/lib/libarchive.a -ljansson -lzstd -llzma \
-               -lbz2 -lz
+               -lbz2 -ldeflate -lz
 VERSION = $(shell sed -n 's/^\#define PS_VERSION "\(.*\)"/\1/p' src/pycstrip.h)
 ARCH = $(shell uname -m)
 DIST_NAME = pycstrip-$(VERSION)-linux-$(ARCH)

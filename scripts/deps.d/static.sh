@@ -8,7 +8,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 missing=""
 for p in dpkg-dev cmake libzstd-dev liblzma-dev libbz2-dev zlib1g-dev \
-    libjansson-dev libc6-dev file; do
+    libjansson-dev libdeflate-dev libc6-dev file; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 		missing="$missing $p"
 	fi

@@ -315,3 +315,66 @@ Test(codec, levels_have_defaults_and_ranges)
 	cr_assert_not_null(strstr(err.msg, "gzip (1-9)"), "%s", err.msg);
 	cr_assert_eq(ps_codec_level(PS_CODEC_BZIP2, 0, &err), -1);
 }
+
+/* gzip of n incompressible bytes, made by zlib itself (level 1). */
+static unsigned char *
+zlib_gzip(const unsigned char *data, size_t n, size_t *out_len)
+{
+	z_stream s;
+	unsigned char *out = malloc(n + 1024);
+
+	memset(&s, 0, sizeof s);
+	cr_assert_eq(deflateInit2(&s, 1, Z_DEFLATED, 31, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	s.next_in = (unsigned char *)data;
+	s.avail_in = (uInt)n;
+	s.next_out = out;
+	s.avail_out = (uInt)(n + 1024);
+	cr_assert_eq(deflate(&s, Z_FINISH), Z_STREAM_END);
+	*out_len = s.total_out;
+	deflateEnd(&s);
+	return out;
+}
+
+Test(codec, gzip_trailer_across_reads)
+{
+	/* The reader reads 128 KiB at a time: put the 8-byte trailer
+	 * across that boundary at every split. */
+	size_t n, hits = 0;
+	unsigned char *data = malloc(140000);
+	unsigned x = 7;
+
+	for (n = 0; n < 140000; n++) {
+		x = x * 1103515245u + 12345u;
+		data[n] = (unsigned char)(x >> 23);
+	}
+	for (n = 130900; n < 131100; n++) {
+		size_t len, got;
+		unsigned char *gz = zlib_gzip(data, n, &len), *back;
+		struct ps_error err = { 0 };
+		char path[400];
+		int fd;
+
+		if (len <= 131072 || len >= 131072 + 8) {
+			free(gz);
+			continue;
+		}
+		hits++;
+		snprintf(path, sizeof path, "%s/split.gz", dir);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		cr_assert_eq(write(fd, gz, len), (ssize_t)len);
+		back = decompress(fd, PS_CODEC_GZIP, &got, &err);
+		cr_assert_not_null(back, "gzip of %zu (%zu bytes): %s", n, len,
+		    err.msg);
+		cr_assert(got == n && memcmp(back, data, n) == 0);
+		/* And a damaged CRC there is still caught. */
+		gz[len - 8] ^= 1;
+		replace(fd, gz, len);
+		expect_failure(fd, PS_CODEC_GZIP, "incorrect data check");
+		free(back);
+		free(gz);
+		close(fd);
+	}
+	cr_assert_geq(hits, 3, "only %zu splits tried", hits);
+	free(data);
+}
