@@ -78,24 +78,45 @@
 
 enum fate { KEEP = 0, REMOVE, DROP_SIGNATURE };
 
+/* One member; 72 bytes, as a big wheel has tens of thousands. */
 struct entry {
 	uint64_t offset;      /* local header, absolute */
 	uint64_t csize, usize;
-	uint64_t data;        /* compressed data, absolute (checked entries) */
-	uint64_t end;         /* after the data and any data descriptor */
 	uint64_t limit;       /* where the next entry or the directory starts */
 	uint64_t new_offset;
-	size_t cd;            /* this entry's header in z->cd */
-	const char *name;     /* in z->cd, not NUL-terminated */
+	const char *name;     /* in z->cd, right after its central header;
+	                       * not NUL-terminated */
 	uint32_t name_len;
 	uint32_t crc;
+	uint32_t local_len;   /* name + extra of the local header (checked) */
 	uint16_t flags, method;
-	uint16_t local_len;   /* 30 + name + extra of the local header - 30 */
 	unsigned char fate;
+	unsigned char dd_len; /* length of the data descriptor, or 0 */
 	bool is_dir;
-	bool dd;              /* followed by a data descriptor */
+	bool dd;              /* flag bit 3: a data descriptor follows */
 	bool checked;
 };
+
+/* Where a checked entry's compressed data starts. */
+static uint64_t
+data_of(const struct entry *e)
+{
+	return e->offset + LOCAL_LEN + e->local_len;
+}
+
+/* Where a checked entry ends: after its data and data descriptor. */
+static uint64_t
+end_of(const struct entry *e)
+{
+	return data_of(e) + e->csize + e->dd_len;
+}
+
+/* The entry's central directory header. */
+static const unsigned char *
+central_of(const struct entry *e)
+{
+	return (const unsigned char *)e->name - CENTRAL_LEN;
+}
 
 struct ps_zip {
 	int fd;
@@ -602,7 +623,6 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 			return ps_error_input(err,
 			    "zip: central directory entry %zu runs past the "
 			    "directory", i + 1);
-		e->cd = off;
 		e->name = (const char *)p + CENTRAL_LEN;
 		e->flags = get16(p + 8);
 		e->method = get16(p + 10);
@@ -907,13 +927,12 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 	if (scan_extra(h + LOCAL_LEN + nlen, xlen, &z64, &z64_len) < 0)
 		return ps_error_input(err, "zip: local header of %s has a "
 		    "malformed extra field", NAME(e, buf));
-	e->local_len = (uint16_t)(nlen + xlen);
-	e->data = e->offset + need;
+	e->local_len = (uint32_t)(nlen + xlen);
 	e->dd = (e->flags & FLAG_DD) != 0;
-	if (e->csize > e->limit - e->data)
+	e->dd_len = 0;
+	if (e->csize > e->limit - data_of(e))
 		return ps_error_input(err, "zip: data of %s runs past the next "
 		    "entry", NAME(e, buf));
-	e->end = e->data + e->csize;
 	if (!e->dd) {
 		size_t k = 0;
 
@@ -942,18 +961,18 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 			goto sizes;
 	} else {
 		unsigned char d[24];
-		uint64_t left = e->limit - e->end;
+		uint64_t left = e->limit - end_of(e);
 		size_t got = left < sizeof d ? (size_t)left : sizeof d;
 		size_t len;
 
-		if (read_at(z->fd, d, got, e->end, err) < 0)
+		if (read_at(z->fd, d, got, end_of(e), err) < 0)
 			return -1;
 		len = match_dd(e, d, got, z64 != NULL);
 		if (len == 0)
 			return ps_error_input(err, "zip: data descriptor of %s "
 			    "disagrees with the central directory",
 			    NAME(e, buf));
-		e->end += len;
+		e->dd_len = (unsigned char)len;
 	}
 	e->checked = true;
 	return 0;
@@ -1008,7 +1027,7 @@ inflate_entry(struct ps_zip *z, const struct entry *e, struct sink *s,
 	unsigned char *in = NULL, *out = NULL;
 	z_stream zs;
 	bool zinit = false;
-	uint64_t pos = e->data, left = e->csize, total = 0;
+	uint64_t pos = data_of(e), left = e->csize, total = 0;
 	uLong crc = crc32(0, Z_NULL, 0);
 	char buf[NAMEBUF];
 	int rc = -1, zr = Z_OK;
@@ -1322,7 +1341,7 @@ static int
 write_central(struct out *o, struct ps_zip *z, const struct entry *e,
     const struct new_record *nr, bool is_record)
 {
-	const unsigned char *p = z->cd + e->cd;
+	const unsigned char *p = central_of(e);
 	unsigned char hdr[CENTRAL_LEN];
 	unsigned char *x = z->scratch + SCRATCH_X;
 	size_t nlen = get16(p + 28), xlen = get16(p + 30), clen = get16(p + 32);
@@ -1406,14 +1425,14 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
 			e->new_offset = o->pos;
 			if (write_local(o, z, e, e->method, e->flags & ~FLAG_DD,
 			    e->crc, e->csize, e->usize) < 0 ||
-			    out_copy(o, e->data, e->csize) < 0)
+			    out_copy(o, data_of(e), e->csize) < 0)
 				return -1;
 			i++;
 			continue;
 		}
 		/* A run of kept raw entries, contiguous in the input. */
 		run_start = e->offset;
-		run_end = e->end;
+		run_end = end_of(e);
 		e->new_offset = o->pos;
 		for (i++; i < z->n; i++) {
 			struct entry *f = &z->e[z->order[i]];
@@ -1422,7 +1441,7 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
 			    f->offset != run_end)
 				break;
 			f->new_offset = o->pos + (f->offset - run_start);
-			run_end = f->end;
+			run_end = end_of(f);
 		}
 		if (out_copy(o, run_start, run_end - run_start) < 0)
 			return -1;

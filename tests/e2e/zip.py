@@ -662,6 +662,43 @@ def _():
         check(z.read("p/a.py", pwd=b"pw") == b"secret source\n" * 50, "data")
 
 
+@case("data descriptor behind a local header longer than 64 KiB")
+def _():
+    name = b"n" * 2000
+    data = b"payload " * 100
+    crc = zipfile.crc32(data)
+    extra = struct.pack("<HH", 0xCAFE, 64996) + b"\0" * 64996
+    with open("big.zip", "wb") as f:
+        ents = []
+        for n, d, dd, x in ((name, data, True, extra),
+                            (b"p/__pycache__/a.pyc", b"c", False, b""),
+                            (b"p/after.py", b"x" * 300, False,
+                             struct.pack("<HH", 0xBEEF, 100) + b"\1" * 100)):
+            c = zipfile.crc32(d)
+            ents.append((n, f.tell(), c, len(d), dd))
+            f.write(struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 8 if dd else 0,
+                                0, 0, 0x21, 0 if dd else c,
+                                0 if dd else len(d), 0 if dd else len(d),
+                                len(n), len(x)) + n + x + d)
+            if dd:
+                f.write(struct.pack("<IIII", 0x08074b50, c, len(d), len(d)))
+        cd = f.tell()
+        for n, off, c, size, dd in ents:
+            f.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 0x0314, 20,
+                                8 if dd else 0, 0, 0, 0x21, c, size, size,
+                                len(n), 0, 0, 0, 0, 0o100644 << 16, off) + n)
+        end = f.tell()
+        f.write(struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 3, 3, end - cd,
+                            cd, 0))
+    shutil.copy("big.zip", "orig.zip")
+    pycstrip("--verify", "big.zip")
+    strict_compare("big.zip", "orig.zip")
+    with zipfile.ZipFile("big.zip") as z:
+        check(z.namelist() == [name.decode(), "p/after.py"], z.namelist())
+        check(z.read(name.decode()) == data, "data")
+    run("unzip", "-tq", "big.zip")
+
+
 @case("zip64: more than 65,535 entries, in and out")
 def _():
     with zipfile.ZipFile("big.zip", "w", zipfile.ZIP_STORED) as z:

@@ -18,10 +18,11 @@ struct member {
 	const char *name;
 	const char *data;
 	bool dd;          /* data descriptor after the data, bit 3 set */
+	size_t lextra;    /* bytes of local extra field (one 0xcafe record) */
 };
 
 struct built {
-	unsigned char buf[1 << 16];
+	unsigned char buf[1 << 18];
 	size_t len;
 	size_t local[8];  /* offset of each local header */
 	size_t central[8];
@@ -76,10 +77,17 @@ build(struct built *b, const char *prefix, const struct member *m, size_t n,
 		p32(p + o + 18, m[i].dd ? 0 : (uint32_t)dl);
 		p32(p + o + 22, m[i].dd ? 0 : (uint32_t)dl);
 		p16(p + o + 26, (unsigned)nl);
-		p16(p + o + 28, 0);
+		p16(p + o + 28, (unsigned)m[i].lextra);
 		memcpy(p + o + 30, m[i].name, nl);
-		memcpy(p + o + 30 + nl, m[i].data, dl);
-		o += 30 + nl + dl;
+		o += 30 + nl;
+		if (m[i].lextra >= 4) {
+			memset(p + o, 0, m[i].lextra);
+			p16(p + o, 0xcafe);
+			p16(p + o + 2, (unsigned)(m[i].lextra - 4));
+			o += m[i].lextra;
+		}
+		memcpy(p + o, m[i].data, dl);
+		o += dl;
 		if (m[i].dd) {
 			p32(p + o, 0x08074b50);
 			p32(p + o + 4, crc);
@@ -163,8 +171,8 @@ out:
 }
 
 static const struct member two[] = {
-	{ "pkg/__init__.py", "X = 1\n", false },
-	{ "pkg/__pycache__/__init__.cpython-311.pyc", "bytecode!", false },
+	{ "pkg/__init__.py", "X = 1\n", false, 0 },
+	{ "pkg/__pycache__/__init__.cpython-311.pyc", "bytecode!", false, 0 },
 };
 
 static void
@@ -352,8 +360,8 @@ Test(zip, overlapping_members_are_refused)
 Test(zip, duplicate_names_are_refused)
 {
 	static const struct member dup[] = {
-		{ "a.py", "1", false },
-		{ "a.py", "2", false },
+		{ "a.py", "1", false, 0 },
+		{ "a.py", "2", false, 0 },
 	};
 	static struct built b;
 
@@ -508,8 +516,8 @@ Test(zip, member_over_4gib_in_a_sparse_file)
 Test(zip, data_descriptor_must_agree)
 {
 	static const struct member dd[] = {
-		{ "a.py", "print(1)\n", true },
-		{ "b.txt", "bbbb", true },
+		{ "a.py", "print(1)\n", true, 0 },
+		{ "b.txt", "bbbb", true, 0 },
 	};
 	static struct built b;
 	struct ps_error err;
@@ -553,9 +561,9 @@ Test(zip, central_directory_must_be_exactly_its_entries)
 Test(zip, mutations_never_crash)
 {
 	static const struct member m[] = {
-		{ "pkg/__init__.py", "X = 1\n", false },
-		{ "pkg/a.py", "print('a')\n", true },
-		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false },
+		{ "pkg/__init__.py", "X = 1\n", false, 0 },
+		{ "pkg/a.py", "print('a')\n", true, 0 },
+		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false, 0 },
 	};
 	static struct built b;
 	static unsigned char mut[sizeof b.buf + 64];
@@ -618,4 +626,23 @@ Test(zip, a_zip_cut_short_is_still_a_zip)
 	cr_assert(ps_zip_detect(fd, (off_t)(b.len / 2)));
 	close(fd);
 	expect_refused(b.buf, b.len / 2, "no end of central directory");
+}
+
+Test(zip, local_header_longer_than_64k)
+{
+	/* A name and an extra field that together pass 65,535 bytes. */
+	static char name[2001];
+	static struct member m[2];
+	static struct built b;
+	struct ps_error err;
+
+	memset(name, 'n', 2000);
+	m[0].name = name;
+	m[0].data = "payload";
+	m[0].dd = true;
+	m[0].lextra = 65000;
+	m[1].name = "after.py";
+	m[1].data = "x";
+	build(&b, NULL, m, 2, NULL);
+	cr_assert_eq(parse_all(b.buf, b.len, &err, NULL), 0, "%s", err.msg);
 }
