@@ -247,7 +247,18 @@ on_signal(int sig)
 static void
 catch_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	/*
+	 * Every signal whose default ends the process: the temporary goes
+	 * first.  That includes a crash (in pycstrip or in a library, e.g.
+	 * libzstd's multi-threaded encoder when an allocation fails), except
+	 * under AddressSanitizer, whose own report must not be lost.
+	 */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT,
+	    SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF,
+#if !defined(__SANITIZE_ADDRESS__)
+	    SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP,
+#endif
+	};
 	struct sigaction sa;
 	size_t i;
 
