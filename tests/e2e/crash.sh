@@ -283,8 +283,31 @@ case_signals() {
 	cp "$f.orig" "$f"
 }
 
+# A crash mid-write (in pycstrip or a library it calls): the temporary
+# goes before the process dies of the signal; the original stays.
+case_crash_handler() {
+	for f in "$BIG/whl/big-1.0-py3-none-any.whl" "$BIG/tgz/big-1.0.tar.gz"; do
+		[ -f "$f" ] || { echo "SKIP: $f not supported yet"; continue; }
+		cp "$f.orig" "$f"
+		set -- $(busiest "$f")
+		for a in segv:139 abort:134; do
+			set +e
+			PS_INJECT_FUNC=$2 PS_INJECT_N=$(($1 / 2 + 1)) \
+			    PS_INJECT_ACTION=${a%%:*} LD_PRELOAD=$SHIM \
+			    "$PYCSTRIP" -q "$f" 2>/dev/null
+			rc=$?
+			set -e
+			echo "${a%%:*} mid-write: exit $rc"
+			[ "$rc" -eq "${a##*:}" ] || fail "${a%%:*}: exit $rc"
+			no_temp_left "$(dirname "$f")"
+			cmp -s "$f" "$f.orig" || fail "${a%%:*}: the original changed"
+		done
+	done
+}
+
 run_case "crash: build a ${MB} MB wheel and tar.gz" case_build
 run_case "crash: SIGKILL while a ${MB} MB wheel is rewritten" case_kill_wheel
 run_case "crash: SIGKILL while a ${MB} MB tar.gz is rewritten" case_kill_targz
 run_case "crash: SIGINT, SIGTERM, SIGHUP (and nohup) mid-rewrite" case_signals
+run_case "crash: SIGSEGV or abort() mid-write removes the temporary" case_crash_handler
 finish

@@ -15,7 +15,9 @@
  *                              the process just before / just after the Nth
  *                              call runs; stop: SIGSTOP before it (the test
  *                              then signals and continues the process);
- *                              term / int: raise SIGTERM / SIGINT before it
+ *                              term / int: raise SIGTERM / SIGINT before it;
+ *                              segv / abort: a crash there (SIGSEGV raised,
+ *                              abort())
  *   PS_INJECT_COUNT=FILE       counting mode: at exit, append one line
  *                              "NAME CALLS" per function called to FILE
  *
@@ -56,7 +58,8 @@ static const char *const funcs[F_COUNT] = {
 	"mkostemp", "fopen", "malloc", "calloc", "realloc",
 };
 
-enum action { A_FAIL, A_KILL, A_KILL_AFTER, A_STOP, A_TERM, A_INT };
+enum action { A_FAIL, A_KILL, A_KILL_AFTER, A_STOP, A_TERM, A_INT, A_SEGV,
+    A_ABORT };
 
 static volatile int active;
 static int target = -1;
@@ -172,6 +175,11 @@ hit(int f)
 	case A_INT:
 		raise(SIGINT);
 		break;
+	case A_SEGV:
+		raise(SIGSEGV);
+		break;
+	case A_ABORT:
+		abort();
 	case A_KILL_AFTER:
 		break;
 	}
@@ -233,6 +241,10 @@ init(void)
 			action = A_TERM;
 		else if (strcmp(s, "int") == 0)
 			action = A_INT;
+		else if (strcmp(s, "segv") == 0)
+			action = A_SEGV;
+		else if (strcmp(s, "abort") == 0)
+			action = A_ABORT;
 		else {
 			fprintf(stderr, "inject: unknown PS_INJECT_ACTION %s\n",
 			    s);
