@@ -159,7 +159,10 @@ hit(int f)
 		if (n == target_n && f != F_MALLOC && f != F_CALLOC &&
 		    f != F_REALLOC)
 			note("failing", f, n);
-		errno = fail_errno;
+		/* An allocator fails with ENOMEM, whatever was asked:
+		 * glibc asserts it (allocatestack.c). */
+		errno = f == F_MALLOC || f == F_CALLOC || f == F_REALLOC ?
+		    ENOMEM : fail_errno;
 		return 1;
 	case A_KILL:
 		note("killing before", f, n);
