@@ -445,6 +445,34 @@ def _():
     no_temp_left()
 
 
+@case("a wheel named .bin is still a wheel; a zipapp with a vendored "
+      "dist-info is not")
+def _():
+    whl = fresh_wheel()
+    os.rename(whl, "thing.bin")
+    pycstrip("--json", "s.json", "thing.bin")
+    t = summary("s.json")["targets"][0]
+    check(t["record_updated"] is True and t["removed_files"] == 4, t)
+    os.rename("thing.bin", whl)
+    judge_wheel(whl)
+    # pip install --target + zipapp: the dist-info's RECORD lists files
+    # relative to site-packages, not this archive's: a plain zip.
+    run(PY, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+        "--target", "app", whl)
+    open("app/__main__.py", "w").write("import demo\nprint(demo.X)\n")
+    os.makedirs("app/__pycache__")
+    run(PY, "-m", "compileall", "-q", "app")
+    run(PY, "-m", "zipapp", "app", "-o", "app.pyz")
+    rec = [n for n in zipfile.ZipFile("app.pyz").namelist()
+           if n.endswith(".dist-info/RECORD")][0]
+    before = zipfile.ZipFile("app.pyz").read(rec)
+    pycstrip("--json", "s.json", "app.pyz")
+    t = summary("s.json")["targets"][0]
+    check(t["record_updated"] is None and t["removed_files"] > 0, t)
+    check(zipfile.ZipFile("app.pyz").read(rec) == before, "RECORD changed")
+    check(run(PY, "app.pyz").stdout == b"1\n", "app does not run")
+
+
 @case("wheel: --verify passes on a good wheel and refuses a corrupt member")
 def _():
     whl = fresh_wheel()
