@@ -39,7 +39,7 @@ static void
 release_slot(int slot)
 {
 	if (slot >= 0)
-		pending[slot] = NULL;
+		__atomic_store_n(&pending[slot], NULL, __ATOMIC_SEQ_CST);
 }
 
 void
@@ -48,7 +48,7 @@ ps_atomic_unlink_all(void)
 	int i;
 
 	for (i = 0; i < MAX_PENDING; i++) {
-		char *p = pending[i];
+		char *p = __atomic_load_n(&pending[i], __ATOMIC_SEQ_CST);
 
 		if (p != NULL)
 			(void)unlink(p);
