@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -50,6 +51,7 @@
 #define MAP_STEP (1u << 20)   /* bytes handed to libarchive per read */
 #define MAP_DROP (4u << 20)   /* unmap read pages every so often */
 #define MAX_ALIAS 64
+#define COPY_QUEUE 256        /* plain output: pieces queued for the copier */
 
 enum phase { PH_HEADER, PH_DATA };
 
@@ -72,6 +74,34 @@ struct src {
 	 * allocation there would crash archive_read_next_header().
 	 */
 	struct archive_entry *entry;
+};
+
+/*
+ * Plain output is written by a thread of its own, in the order the scan
+ * decides it, so that reading headers and copying kept spans overlap: a
+ * piece is a span of the input (bytes == NULL) or bytes to write.
+ */
+struct piece {
+	int64_t off;
+	int64_t len;                  /* < 0: the end */
+	unsigned char *bytes;
+};
+
+struct copier {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct piece q[COPY_QUEUE];
+	unsigned head;
+	unsigned tail;
+	bool stop;                    /* abandon what is queued */
+	bool failed;
+	struct ps_error err;
+	pthread_t thread;
+	bool live;
+	int in_fd;
+	int out_fd;
+	const unsigned char *map;
+	const char *tmp;
 };
 
 /* A removed member that a kept hard link may name. */
@@ -118,8 +148,9 @@ struct tar {
 	int64_t out_len;              /* uncompressed bytes written */
 	int64_t kept_len;             /* uncompressed bytes kept */
 	bool inexact;                 /* kept_len misses re-encoded links */
-	int64_t copy_from;            /* plain: span waiting to be copied */
+	int64_t copy_from;            /* plain: span waiting to be queued */
 	int64_t copy_to;
+	struct copier cp;
 	bool wstop;                   /* drop what libarchive's writer adds */
 
 	/* names */
@@ -175,39 +206,186 @@ cb_fail(struct tar *t, struct archive *a, const struct ps_error *e)
 
 /* --- output ------------------------------------------------------------ */
 
+/* Copies one piece to the output; returns 0 or -1 with err set. */
+static int
+copy_piece(struct copier *c, const struct piece *p, struct ps_error *err)
+{
+	const unsigned char *b = p->bytes;
+	int64_t off = p->off, end = p->off + p->len;
+	size_t n = (size_t)p->len;
+
+	while (b == NULL && off < end) {
+		loff_t in = off;
+		ssize_t k = copy_file_range(c->in_fd, &in, c->out_fd, NULL,
+		    (size_t)(end - off), 0);
+
+		if (k < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			k = write(c->out_fd, c->map + off, (size_t)(end - off));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return ps_error_sys(err, errno, "cannot write %s", c->tmp);
+		if (k == 0)
+			return ps_error_input(err, "file shrank while being "
+			    "read");
+		off += k;
+	}
+	while (b != NULL && n > 0) {
+		ssize_t k = write(c->out_fd, b, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return ps_error_sys(err, errno, "cannot write %s", c->tmp);
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void *
+copier_main(void *arg)
+{
+	struct copier *c = arg;
+	struct ps_error err;
+
+	ps_error_clear(&err);
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		struct piece p;
+		bool ok;
+
+		while (c->head == c->tail && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop || c->q[c->head % COPY_QUEUE].len < 0)
+			break;
+		p = c->q[c->head % COPY_QUEUE];
+		ok = !c->failed;
+		pthread_mutex_unlock(&c->mu);
+		if (ok && copy_piece(c, &p, &err) < 0)
+			ok = false;
+		free(p.bytes);
+		pthread_mutex_lock(&c->mu);
+		if (!ok && !c->failed) {
+			c->failed = true;
+			c->err = err;
+		}
+		c->head++;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static int
+copier_start(struct tar *t)
+{
+	struct copier *c = &t->cp;
+	int e;
+
+	c->in_fd = t->fd;
+	c->out_fd = t->at.fd;
+	c->map = t->map;
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		return ps_error_nomem(t->err);
+	if (pthread_cond_init(&c->cv, NULL) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		return ps_error_nomem(t->err);
+	}
+	/* Set last: copier_release() destroys the locks when it is set. */
+	c->tmp = t->at.tmp;
+	if ((e = pthread_create(&c->thread, NULL, copier_main, c)) != 0)
+		return ps_error_sys(t->err, e, "cannot start a thread");
+	c->live = true;
+	return 0;
+}
+
+/* Queues a piece (bytes become the copier's); -1 when the copier failed. */
+static int
+enqueue(struct tar *t, int64_t off, int64_t len, unsigned char *bytes)
+{
+	struct copier *c = &t->cp;
+
+	pthread_mutex_lock(&c->mu);
+	while (c->tail - c->head >= COPY_QUEUE && !c->failed)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (c->failed) {
+		*t->err = c->err;
+		pthread_mutex_unlock(&c->mu);
+		free(bytes);
+		return -1;
+	}
+	c->q[c->tail % COPY_QUEUE] = (struct piece){ off, len, bytes };
+	c->tail++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+/* Waits until everything queued is written; returns 0 or -1 with err set. */
+static int
+copier_finish(struct tar *t)
+{
+	struct copier *c = &t->cp;
+	int rc = 0;
+
+	if (!c->live)
+		return 0;
+	if (enqueue(t, 0, -1, NULL) < 0)
+		rc = -1;
+	if (rc < 0) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	pthread_join(c->thread, NULL);
+	c->live = false;
+	if (rc == 0 && c->failed) {
+		*t->err = c->err;
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Stops the copier, dropping what is queued. */
+static void
+copier_release(struct tar *t)
+{
+	struct copier *c = &t->cp;
+
+	if (c->live) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+		c->live = false;
+	}
+	if (c->tmp != NULL) {
+		for (; c->head != c->tail; c->head++)
+			free(c->q[c->head % COPY_QUEUE].bytes);
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		c->tmp = NULL;
+	}
+}
+
 static int
 copy_out(struct tar *t)
 {
-	int64_t off = t->copy_from;
-	int64_t end = t->copy_to;
+	int64_t from = t->copy_from, to = t->copy_to;
 
 	t->copy_from = t->copy_to = 0;
-	while (off < end) {
-		loff_t in = off;
-		ssize_t n = copy_file_range(t->fd, &in, t->at.fd, NULL,
-		    (size_t)(end - off), 0);
-
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-		    errno == EINVAL || errno == EOPNOTSUPP))
-			n = write(t->at.fd, t->map + off, (size_t)(end - off));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ps_error_sys(t->err, errno, "cannot write %s",
-			    t->at.tmp);
-		if (n == 0)
-			return ps_error_input(t->err, "file shrank while "
-			    "being read");
-		off += n;
-	}
-	return 0;
+	return enqueue(t, from, to - from, NULL);
 }
 
 /* Writes bytes that are not a span of a plain input. */
 static int
 put(struct tar *t, const void *p, size_t n)
 {
-	const unsigned char *b = p;
+	unsigned char *copy;
 
 	if (!t->writing || n == 0)
 		return 0;
@@ -216,18 +394,10 @@ put(struct tar *t, const void *p, size_t n)
 		return ps_codec_write(t->zw, p, n, t->err);
 	if (t->copy_to > t->copy_from && copy_out(t) < 0)
 		return -1;
-	while (n > 0) {
-		ssize_t w = write(t->at.fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return ps_error_sys(t->err, errno, "cannot write %s",
-			    t->at.tmp);
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	if ((copy = malloc(n)) == NULL)
+		return ps_error_nomem(t->err);
+	memcpy(copy, p, n);
+	return enqueue(t, 0, (int64_t)n, copy);
 }
 
 /* Keeps [from, to) of a plain input: queued for copy_file_range(). */
@@ -887,7 +1057,7 @@ begin_output(struct tar *t)
 		return -1;
 	t->writing = true;
 	if (t->codec == PS_CODEC_NONE) {
-		if (put_span(t, 0, left) < 0)
+		if (copier_start(t) < 0 || put_span(t, 0, left) < 0)
 			return -1;
 	} else {
 		struct src s;
@@ -1052,7 +1222,8 @@ finish(struct tar *t, int64_t in_len)
 			return -1;
 		t->res->bytes_after = (int64_t)written;
 	} else {
-		if (t->copy_to > t->copy_from && copy_out(t) < 0)
+		if ((t->copy_to > t->copy_from && copy_out(t) < 0) ||
+		    copier_finish(t) < 0)
 			return -1;
 		t->res->bytes_after = t->out_len;
 	}
@@ -1150,6 +1321,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 	rc = 0;
 out:
 	src_close(&t.main);
+	copier_release(&t);
 	ps_codec_writer_free(t.zw);
 	if (t.at_live)
 		ps_atomic_abort(&t.at);
