@@ -11,7 +11,8 @@
 #                shebang, a zip with a comment, a data-descriptor zip
 #                (zip from a pipe)
 #   fuzz_tar     tars of that package: ustar, pax, GNU (long names), gzip,
-#                bzip2, xz, zstd, a hard link to a removed .pyc
+#                bzip2, xz, zstd, a hard link to a removed .pyc; plain
+#                ones behind "GZ!" (the harness gzips them)
 set -eu
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
@@ -83,6 +84,10 @@ mkdir -p "$L" && cp "$P/demo/legacy.pyc" "$L/m.cpython-311.pyc"
 ln "$L/m.cpython-311.pyc" "$W/long/hard.pyc.keep"
 (cd "$W" && tar --format=gnu -cf "$OUT/fuzz_tar/gnu-long-hardlink.tar" long)
 (cd "$W" && bsdtar --format=pax -cf "$OUT/fuzz_tar/bsdtar-pax.tar" long)
+# The harness gzips what follows "GZ!" (fuzz_tar.c).
+for t in ustar.tar pax.tar gnu-long-hardlink.tar; do
+	{ printf 'GZ!'; cat "$OUT/fuzz_tar/$t"; } >"$OUT/fuzz_tar/gz-wrapped-$t"
+done
 for d in "$OUT"/*; do
 	echo "seeds: $(basename "$d"): $(find "$d" -type f | wc -l) files"
 done
