@@ -280,6 +280,29 @@ case_stopped_run_spared() {
 	no_temp_left .
 }
 
+# The summary cannot be written (a full device): exit 3 and a message, on
+# a file and on standard output alike.
+case_summary_full() {
+	[ -w /dev/full ] || { echo "SKIP: no /dev/full"; return 0; }
+	make_pkg t
+	set +e
+	"$PYCSTRIP" -q --json /dev/full t 2>err
+	rc=$?
+	set -e
+	no_crash "$rc" err
+	[ "$rc" -eq 3 ] || { cat err; fail "--json /dev/full: exit $rc"; }
+	grep -q '^pycstrip: /dev/full: .*No space left on device' err ||
+	    { cat err; fail "no message"; }
+	make_pkg t
+	set +e
+	"$PYCSTRIP" -q --json - t >/dev/full 2>err
+	rc=$?
+	set -e
+	no_crash "$rc" err
+	[ "$rc" -eq 3 ] || { cat err; fail "--json - >/dev/full: exit $rc"; }
+	grep -q 'No space left on device' err || { cat err; fail "no message"; }
+}
+
 run_case "ulimit -f, SIGXFSZ ignored: EFBIG, untouched" case_ulimit_ignored
 run_case "ulimit -f, SIGXFSZ default: not killed, untouched" case_ulimit_default
 run_case "ulimit -f with -o: no output left" case_ulimit_output
@@ -287,6 +310,7 @@ run_case "read-only directory: refused, untouched" case_readonly_dir
 run_case "tree without write permission: reported, the rest removed" case_readonly_tree
 run_case "read-only mount: refused, untouched" case_readonly_mount
 run_case "full tmpfs: refused, untouched, space given back" case_full_tmpfs
+run_case "summary on a full device: exit 3 with the cause" case_summary_full
 run_case "stale temporaries: only old ones of ours" case_stale_cleanup
 run_case "stale clean-up spares a stopped run's temporary (flock)" case_stopped_run_spared
 finish
