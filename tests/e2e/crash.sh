@@ -32,11 +32,14 @@ if [ -z "$SHIM" ] || ! ldd "$PYCSTRIP" >/dev/null 2>&1; then
 fi
 
 # The big files live on tmpfs when there is one (the root file system here
-# is slow to unlink on), in a directory of their own.
-BIG=$(mktemp -d /dev/shm/pycstrip-crash.XXXXXX 2>/dev/null) ||
-    BIG=$(mktemp -d "$PYCSTRIP_SCRATCH/big.XXXXXX")
-trap 'rm -rf "$BIG"' EXIT INT TERM
+# is slow to unlink on) with room for them, in a directory of their own.
 MB=${CRASH_MB:-100}
+BIG=
+if [ "$(df -k --output=avail /dev/shm 2>/dev/null | tail -n 1)" -gt $((MB * 8 * 1024)) ] 2>/dev/null; then
+	BIG=$(mktemp -d /dev/shm/pycstrip-crash.XXXXXX 2>/dev/null) || BIG=
+fi
+[ -n "$BIG" ] || BIG=$(mktemp -d "$PYCSTRIP_SCRATCH/big.XXXXXX")
+trap 'rm -rf "$BIG"' EXIT INT TERM
 
 # big_tree DIR NAME : MB of random data, 800 modules with their bytecode
 big_tree() {
