@@ -35,7 +35,7 @@ $(FUZZ_DIR)/libpycstrip.a: $(FUZZ_OBJ)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpycstrip.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-	    $(FUZZ_DIR)/libpycstrip.a $(PKG_LIBS) -lpthread
+	    $(FUZZ_DIR)/libpycstrip.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 
@@ -68,3 +68,29 @@ fuzz-regress: fuzz-build fuzz-seeds
 	done
 
 -include $(FUZZ_OBJ:.o=.d)
+
+# make fuzz-coverage: line and branch coverage of src/ reached by each
+# target's corpus and seeds (llvm-cov), in build/fuzz/cov/report.txt.
+FUZZ_COV_DIR := $(FUZZ_DIR)/cov
+FUZZ_COV_FLAGS = -std=c11 -g -O1 -fprofile-instr-generate -fcoverage-mapping \
+    $(CPPFLAGS) $(PKG_CFLAGS)
+
+.PHONY: fuzz-coverage
+$(FUZZ_COV_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_COV_FLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz-coverage: $(FUZZ_ALL:%=$(FUZZ_COV_DIR)/%) fuzz-seeds
+	@set -e; rm -f $(FUZZ_COV_DIR)/*.profraw; for t in $(FUZZ_ALL); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	    LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/$$t.profraw $(FUZZ_COV_DIR)/$$t \
+	        -runs=0 $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t >/dev/null 2>&1; \
+	    llvm-profdata merge -sparse -o $(FUZZ_COV_DIR)/$$t.profdata \
+	        $(FUZZ_COV_DIR)/$$t.profraw; \
+	done; \
+	for t in $(FUZZ_ALL); do \
+	    case $$t in fuzz_match) src=src/match.c ;; fuzz_record) src=src/record.c ;; \
+	        fuzz_zip) src=src/zip.c ;; fuzz_tar) src="src/tar.c src/codec.c" ;; esac; \
+	    echo "== $$t"; \
+	    llvm-cov report $(FUZZ_COV_DIR)/$$t -instr-profile=$(FUZZ_COV_DIR)/$$t.profdata $$src; \
+	done | tee $(FUZZ_COV_DIR)/report.txt
