@@ -2,7 +2,8 @@
  * fuzz_archive.h - the harness shared by fuzz_zip.c and fuzz_tar.c: the
  * input bytes become a file in a private temporary directory, and the
  * rewriter runs on it as the command would: a dry run, a dry run with
- * --verify, and a strip to an output file (-o).  Whatever the bytes:
+ * --verify, and a strip to an output file (-o); the last byte's two low
+ * bits turn on --keep-sourceless and two excludes.  Whatever the bytes:
  *
  *   - no crash, leak or undefined behaviour (ASan/UBSan/LeakSanitizer);
  *   - a refusal leaves no output and no temporary file behind;
@@ -68,10 +69,15 @@ check_clean(const char *keep)
  * Runs fn on the file at path with mode/verify/output; returns its status
  * and, through *found, what it found.
  */
+/* Options that vary with the input: --keep-sourceless and an exclude. */
+static bool keep_sourceless;
+static bool exclude_sub;
+
 static int
 run_once(rewriter fn, const char *path, enum ps_mode mode, bool verify,
     const char *output, uint64_t *found)
 {
+	static const char *const excludes[] = { "sub", "*/__pycache__/x*" };
 	struct ps_options opts = { 0 };
 	struct ps_result res;
 	struct ps_error err = { 0 };
@@ -85,6 +91,11 @@ run_once(rewriter fn, const char *path, enum ps_mode mode, bool verify,
 	opts.threads = 1;
 	opts.collect = true;
 	opts.sizes = true;
+	opts.keep_sourceless = keep_sourceless;
+	if (exclude_sub) {
+		opts.excludes = excludes;
+		opts.n_excludes = 2;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK(fstat(fd, &st) == 0);
@@ -108,6 +119,9 @@ fuzz_archive(const uint8_t *data, size_t size, const char *suffix,
 	int fd, plain, verified, stripped;
 
 	fuzz_setup();
+	/* From the last byte, so that the structure at the front is free. */
+	keep_sourceless = size > 0 && (data[size - 1] & 1);
+	exclude_sub = size > 0 && (data[size - 1] & 2);
 	snprintf(inname, sizeof inname, "in%s", suffix);
 	snprintf(in, sizeof in, "%s/%s", fuzz_dir, inname);
 	snprintf(out, sizeof out, "%s/out%s", fuzz_dir, suffix);

@@ -9,7 +9,8 @@
 #   fuzz_zip     wheels: wheel pack of a compiled package, zip -r of it
 #                (stored, deflated, zip64 with -fz), a zipapp with a
 #                shebang, a zip with a comment, a data-descriptor zip
-#                (zip from a pipe)
+#                (zip from a pipe), an encrypted one, bzip2 as the method,
+#                a wheel with a RECORD.jws signature
 #   fuzz_tar     tars of that package: ustar, pax, GNU (long names), gzip,
 #                bzip2, xz, zstd, a hard link to a removed .pyc; plain
 #                ones behind "GZ!" (the harness gzips them)
@@ -45,6 +46,12 @@ cp "$W"/whl/*.whl "$OUT/fuzz_zip/wheel-pack.whl"
 (cd "$P" && zip -qr -fz "$OUT/fuzz_zip/zip64.zip" demo)
 (cd "$P" && zip -qr - demo | cat >"$OUT/fuzz_zip/from-pipe.zip")
 (cd "$P" && zip -qr "$W/c.zip" demo && echo "a comment" | zip -qz "$W/c.zip" && cp "$W/c.zip" "$OUT/fuzz_zip/comment.zip")
+(cd "$P" && zip -qr -P secret "$OUT/fuzz_zip/encrypted.zip" demo/__pycache__ demo/mod.py)
+(cd "$P" && zip -qr -Z bzip2 "$OUT/fuzz_zip/bzip2-method.zip" demo)
+cp "$OUT/fuzz_zip/wheel-pack.whl" "$W/signed.whl"
+mkdir -p "$W/sig/demo-1.0.dist-info" && printf '{}' >"$W/sig/demo-1.0.dist-info/RECORD.jws"
+(cd "$W/sig" && zip -q "$W/signed.whl" demo-1.0.dist-info/RECORD.jws)
+cp "$W/signed.whl" "$OUT/fuzz_zip/signed.whl"
 mkdir -p "$W/app" && cp -r "$P/demo" "$W/app/" && printf 'import demo\n' >"$W/app/__main__.py"
 "$PY" -m zipapp -p '/usr/bin/env python3' -o "$OUT/fuzz_zip/app.pyz" "$W/app"
 for w in /usr/share/python-wheels/*.whl; do
