@@ -137,6 +137,7 @@ case_readonly_tree() {
 	[ -e t/a/pkg/__pycache__ ] || fail "the read-only entries went"
 	[ ! -e t/b/pkg/__pycache__ ] || fail "the writable entries stayed"
 	[ -e t/a/pkg/mod.py ] && [ -e t/b/pkg/mod.py ] || fail "a source went"
+	chmod -R u+w t 2>/dev/null || true
 }
 
 # mount_tmpfs DIR SIZE : root only; returns 1 (with a note) when impossible
