@@ -72,12 +72,16 @@ case_archives() {
 	mkdir work
 	n=0
 	for a in seeds/fuzz_zip/* seeds/fuzz_tar/*; do
+		case $a in */gz-wrapped-*) continue ;; esac  # fuzz_tar's own
 		n=$((n + 1))
-		san 0 -- -q -n --verify --json s.json "$a"
+		# --verify cannot check an encrypted entry: it refuses.
+		v=0
+		case $a in *encrypted*) v=3 ;; esac
+		san "$v" -- -q -n --verify --json s.json "$a"
 		validate_summary s.json
 		cp "$a" "work/$n.${a##*.}"
 		san 0 -- -q --json s.json "work/$n.${a##*.}"
-		san 0 -- -q --check --verify "work/$n.${a##*.}"
+		san "$v" -- -q --check --verify "work/$n.${a##*.}"
 		san 0 -- -q -o "work/$n.out" "$a"
 		# Damaged: cut short, and 64 bytes overwritten at three places.
 		"$PY" - "$a" work/d <<'PYEOF'

@@ -13,7 +13,8 @@
 #                a wheel with a RECORD.jws signature
 #   fuzz_tar     tars of that package: ustar, pax, GNU (long names), gzip,
 #                bzip2, xz, zstd, a hard link to a removed .pyc; plain
-#                ones behind "GZ!" (the harness gzips them)
+#                ones behind "GZ!" (the harness gzips them); base-256
+#                numbers; GNU and pax 1.0 sparse members
 set -eu
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
@@ -91,6 +92,15 @@ mkdir -p "$L" && cp "$P/demo/legacy.pyc" "$L/m.cpython-311.pyc"
 ln "$L/m.cpython-311.pyc" "$W/long/hard.pyc.keep"
 (cd "$W" && tar --format=gnu -cf "$OUT/fuzz_tar/gnu-long-hardlink.tar" long)
 (cd "$W" && bsdtar --format=pax -cf "$OUT/fuzz_tar/bsdtar-pax.tar" long)
+# Base-256 numbers (GNU: a uid past octal's reach, a date before 1970) and
+# sparse members (GNU and pax 1.0).
+(cd "$W/src" && tar --format=gnu --owner=big:3000000 --mtime='1901-01-01' \
+	-cf "$OUT/fuzz_tar/gnu-base256.tar" demo-1.0/demo/mod.py demo-1.0/demo/__pycache__)
+mkdir -p "$W/sp/demo" && truncate -s 300K "$W/sp/demo/sparse.bin" &&
+	printf 'x' | dd of="$W/sp/demo/sparse.bin" bs=1 seek=150000 conv=notrunc 2>/dev/null &&
+	cp "$P/demo/legacy.pyc" "$W/sp/demo/legacy.pyc"
+(cd "$W/sp" && tar --format=gnu --sparse -cf "$OUT/fuzz_tar/gnu-sparse.tar" demo &&
+	tar --format=pax --sparse --sparse-version=1.0 -cf "$OUT/fuzz_tar/pax-sparse.tar" demo)
 # The harness gzips what follows "GZ!" (fuzz_tar.c).
 for t in ustar.tar pax.tar gnu-long-hardlink.tar; do
 	{ printf 'GZ!'; cat "$OUT/fuzz_tar/$t"; } >"$OUT/fuzz_tar/gz-wrapped-$t"
