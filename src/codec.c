@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_getFrameProgression() */
 #include <zstd.h>
 
 #define CHUNK (256 * 1024)   /* decompressed bytes per queue slot */
@@ -1051,6 +1052,7 @@ struct enc {
 	bz_stream bz;
 	lzma_stream xz;
 	ZSTD_CCtx *zs;
+	uint64_t fed;     /* bytes given to the encoder */
 };
 
 static int
@@ -1188,16 +1190,48 @@ enc_end(struct enc *e)
 	}
 }
 
+/*
+ * Returns whether the encoder took in every byte it was given.  A
+ * compression library that loses data on an internal failure without
+ * saying so (libzstd's worker pool, when an allocation fails) must not
+ * produce an archive that pycstrip then puts in place.
+ */
+static bool
+enc_took_all(const struct enc *e)
+{
+	switch (e->w->codec) {
+	case PS_CODEC_BZIP2:
+		return ((uint64_t)e->bz.total_in_hi32 << 32 |
+		    e->bz.total_in_lo32) == e->fed;
+	case PS_CODEC_XZ:
+		return e->xz.total_in == e->fed;
+	case PS_CODEC_ZSTD: {
+		ZSTD_frameProgression fp = ZSTD_getFrameProgression(e->zs);
+
+		return fp.ingested == e->fed && fp.consumed == e->fed;
+	}
+	default:
+		return false;
+	}
+}
+
 static int
 enc_run(struct enc *e, const unsigned char *p, size_t len, bool end,
     struct ps_error *err)
 {
+	int rc;
+
+	e->fed += len;
 	switch (e->w->codec) {
-	case PS_CODEC_BZIP2: return enc_bzip2(e, p, len, end, err);
-	case PS_CODEC_XZ: return enc_xz(e, p, len, end, err);
-	case PS_CODEC_ZSTD: return enc_zstd(e, p, len, end, err);
+	case PS_CODEC_BZIP2: rc = enc_bzip2(e, p, len, end, err); break;
+	case PS_CODEC_XZ: rc = enc_xz(e, p, len, end, err); break;
+	case PS_CODEC_ZSTD: rc = enc_zstd(e, p, len, end, err); break;
 	default: return ps_error_input(err, "no encoder");
 	}
+	if (rc == 0 && end && (!enc_took_all(e) || e->w->written == 0))
+		return ps_error_input(err, "%s: the encoder lost data",
+		    ps_codec_name(e->w->codec));
+	return rc;
 }
 
 static void *
