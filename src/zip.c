@@ -2024,6 +2024,11 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 		job.nr = &nr;
 		job.running = pthread_create(&job.thread, NULL, record_worker,
 		    &job) == 0;
+	} else if (whl && w.record != SIZE_MAX && removed > 0) {
+		/* As above: signatures that go are not checked as kept, so a
+		 * dry run or --verify judges what the strip would keep. */
+		if (drop_signatures(z, &w, res, err) < 0)
+			goto out;
 	}
 	/* The structure of everything kept is checked before any change. */
 	for (i = 0; i < z->n; i++)
