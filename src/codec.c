@@ -1229,7 +1229,8 @@ enc_run(struct enc *e, const unsigned char *p, size_t len, bool end,
 	default: return ps_error_input(err, "no encoder");
 	}
 	if (rc == 0 && end && (!enc_took_all(e) || e->w->written == 0))
-		return ps_error_input(err, "%s: the encoder lost data",
+		return ps_error_input(err, "%s: the compression library lost "
+		    "data (out of memory in its threads?)",
 		    ps_codec_name(e->w->codec));
 	return rc;
 }
