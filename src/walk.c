@@ -116,7 +116,8 @@ add_entry(struct frame *f, size_t *used, size_t *cap, size_t *ncap,
 static int
 read_entries(struct walk *w, struct frame *f, int fd)
 {
-	size_t used = 0, cap = 4096, ncap = 64;
+	/* Small to start with: a 10,000-level chain holds 10,000 frames. */
+	size_t used = 0, cap = 256, ncap = 8;
 	char buf[32768];
 	ssize_t got;
 
