@@ -1052,6 +1052,7 @@ struct enc {
 	bz_stream bz;
 	lzma_stream xz;
 	ZSTD_CCtx *zs;
+	void *zs_space;   /* the workspace zs lives in (static context) */
 	uint64_t fed;     /* bytes given to the encoder */
 };
 
@@ -1156,23 +1157,38 @@ enc_init(struct enc *e, struct ps_codec_writer *w, struct ps_error *err)
 			return ps_error_input(err, "xz: %s", lzma_msg(ret));
 		return 0;
 	}
-	case PS_CODEC_ZSTD:
-		e->zs = ZSTD_createCCtx();
-		if (e->zs == NULL)
-			return ps_error_nomem(err);
+	case PS_CODEC_ZSTD: {
 		/*
-		 * With one worker or more, zstd's output does not depend on
-		 * their number.  A library without threads refuses the
-		 * parameter: single-threaded output then.
+		 * All the encoder's memory is allocated here, at once: libzstd
+		 * 1.5.4 crashes when an allocation of its own fails in the
+		 * middle of a stream (found by fault injection).  A static
+		 * context never allocates.
+		 */
+		size_t need = ZSTD_estimateCStreamSize(w->level);
+
+		e->zs_space = malloc(need);
+		if (e->zs_space == NULL)
+			return ps_error_nomem(err);
+		e->zs = ZSTD_initStaticCStream(e->zs_space, need);
+		if (e->zs == NULL)
+			return ps_error_input(err, "zstd: cannot set up the "
+			    "encoder");
+		/*
+		 * zstd's own worker pool is not used: in libzstd 1.5.4 a
+		 * failed allocation inside it can crash, or end the frame
+		 * early while reporting success (found by fault injection:
+		 * a truncated .tar.zst and exit 0).  The single-threaded
+		 * encoder, in this thread of its own beside the decoder,
+		 * reports every failure; its output does not depend on
+		 * --threads either.
 		 */
 		if (ZSTD_isError(ZSTD_CCtx_setParameter(e->zs,
 		    ZSTD_c_compressionLevel, w->level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(e->zs,
 		    ZSTD_c_checksumFlag, 1)))
 			return ps_error_input(err, "zstd: cannot set level");
-		(void)ZSTD_CCtx_setParameter(e->zs, ZSTD_c_nbWorkers,
-		    w->threads);
 		return 0;
+	}
 	default:
 		return ps_error_input(err, "no encoder for %s",
 		    ps_codec_name(w->codec));
@@ -1185,7 +1201,7 @@ enc_end(struct enc *e)
 	switch (e->w->codec) {
 	case PS_CODEC_BZIP2: BZ2_bzCompressEnd(&e->bz); break;
 	case PS_CODEC_XZ: lzma_end(&e->xz); break;
-	case PS_CODEC_ZSTD: ZSTD_freeCCtx(e->zs); break;
+	case PS_CODEC_ZSTD: free(e->zs_space); break;
 	default: break;
 	}
 }
