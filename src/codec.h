@@ -17,7 +17,9 @@
  *     32 KiB before it and ended with a sync flush, spread over threads;
  *   - xz: liblzma's multi-threaded encoder even with one thread (its blocks
  *     do not depend on the thread count), CRC-64 check;
- *   - zstd: worker mode even with one worker, with a content checksum;
+ *   - zstd: one thread, a static context allocated up front (libzstd 1.5.4
+ *     crashes or ends a frame early when its own allocations fail), with a
+ *     content checksum;
  *   - bzip2: one stream, in one thread.
  *
  * Neither holds memory beyond a few chunks plus the compressors' own state.
