@@ -16,6 +16,7 @@
 #define PS_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum ps_error_kind {
 	PS_ERR_NONE = 0,
@@ -43,6 +44,15 @@ int ps_error_sys(struct ps_error *err, int errnum, const char *fmt, ...)
 
 /* Records an allocation failure; returns -1. */
 int ps_error_nomem(struct ps_error *err);
+
+/*
+ * Writes a printable rendering of the len bytes at s (a member name, say)
+ * into out, of size bytes (at least 16): control bytes and bytes of invalid
+ * UTF-8 become "\xNN", a name too long is cut with "...".  For messages
+ * only.  Returns out.
+ */
+const char *ps_error_shown(const char *s, size_t len, char *out,
+    size_t size);
 
 /* Clears err to "no error". */
 void ps_error_clear(struct ps_error *err);

@@ -5,50 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Writes a printable rendering of the len bytes at s into out (size
- * bytes): control bytes and bytes of invalid UTF-8 become "\xNN", a long
- * name is cut with "...".  For messages only.
- */
-static const char *
-printable(const char *s, size_t len, char *out, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, o = 0;
-
-	while (i < len && o + 8 < size) {
-		size_t n = 1;
-
-		if (u[i] >= 0xc2 && u[i] <= 0xf4) {
-			size_t need = u[i] >= 0xf0 ? 4 : u[i] >= 0xe0 ? 3 : 2;
-			size_t k;
-
-			for (k = 1; k < need && i + k < len &&
-			    (u[i + k] & 0xc0) == 0x80; k++)
-				;
-			n = k == need ? need : 0;
-		} else if (u[i] < 0x20 || u[i] >= 0x7f) {
-			n = 0;
-		}
-		if (n == 0) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[u[i] >> 4];
-			out[o++] = hex[u[i] & 15];
-			i++;
-		} else {
-			memcpy(out + o, u + i, n);
-			o += n;
-			i += n;
-		}
-	}
-	if (i < len)
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
-	return out;
-}
-
 static uint64_t
 hash_of(const char *k, size_t len)
 {
@@ -435,7 +391,7 @@ ps_record_check(struct ps_record *rec, const char *const *names,
 			continue;
 missing:
 		ps_error_input(err, "RECORD does not list %s",
-		    printable(names[i], lens[i], buf, sizeof buf));
+		    ps_error_shown(names[i], lens[i], buf, sizeof buf));
 		goto out;
 	}
 	for (i = 0; i < rec->n; i++) {
@@ -444,7 +400,7 @@ missing:
 		if (row->blank || row->dropped || seen[i])
 			continue;
 		ps_error_input(err, "RECORD lists %s, which is not in the archive",
-		    printable(row->path, row->path_len, buf, sizeof buf));
+		    ps_error_shown(row->path, row->path_len, buf, sizeof buf));
 		goto out;
 	}
 	rc = 0;
