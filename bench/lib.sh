@@ -162,14 +162,14 @@ timeit() {
 
 # tree_par_opts: the options of the second tree variant, from BENCH_TREE_PAR
 # ("none": no second variant) or the --help of this pycstrip: with a
-# --threads option (default one thread per core) the single-threaded walk
-# "--threads 1"; empty when it has none.
+# --threads option (default: one walker) the two-walker walk "--threads 2";
+# empty when it has none.
 tree_par_opts() {
 	if [ -n "${BENCH_TREE_PAR:-}" ]; then
 		[ "$BENCH_TREE_PAR" = none ] || echo "$BENCH_TREE_PAR"
 		return
 	fi
 	if "$PYCSTRIP" --help 2>&1 | grep -q -- '--threads'; then
-		echo "--threads 1"
+		echo "--threads 2"
 	fi
 }

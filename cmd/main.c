@@ -190,17 +190,11 @@ static int
 write_summary(struct cli *c)
 {
 	struct ps_error err = { 0 };
-	json_t *j = ps_summary_build(&c->opts, c->results, c->n_paths);
-	FILE *out;
+	FILE *out = c->json_out;
 	int rc = 0;
 
-	if (j == NULL) {
-		fprintf(stderr, "pycstrip: cannot build the summary: out of "
-		    "memory\n");
-		return -1;
-	}
-	out = c->json_out;
-	if (ps_summary_write(j, out, &err) < 0) {
+	if (ps_summary_stream(&c->opts, c->results, c->n_paths, out,
+	    &err) < 0) {
 		fprintf(stderr, "pycstrip: %s: %s\n", c->json, err.msg);
 		rc = -1;
 	}
@@ -210,7 +204,6 @@ write_summary(struct cli *c)
 		    strerror(errno));
 		rc = -1;
 	}
-	json_decref(j);
 	return rc;
 }
 

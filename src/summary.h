@@ -17,17 +17,23 @@
 #define PS_SUMMARY_SCHEMA_VERSION 1
 
 /*
- * Builds the summary of n results (in the order given).  Returns a new
- * reference the caller json_decref()s, or NULL when out of memory.
+ * Builds the summary of n results (in the order given) as a JSON tree: the
+ * streamed text parsed back (for tests and callers that want the tree).
+ * Returns a new reference the caller json_decref()s, or NULL when out of
+ * memory.
  */
 json_t *ps_summary_build(const struct ps_options *opts,
     const struct ps_result *results, size_t n);
 
 /*
- * Writes the summary to out, pretty-printed, with a final newline.
- * Returns 0, or -1 with err set when writing fails.
+ * Writes the summary of n results to out as it goes (never building it
+ * whole), pretty-printed as jansson's JSON_INDENT(2) would, with a final
+ * newline.  Returns 0, or -1 with err set when out of memory or writing
+ * fails.
  */
-int ps_summary_write(const json_t *summary, FILE *out, struct ps_error *err);
+int ps_summary_stream(const struct ps_options *opts,
+    const struct ps_result *results, size_t n, FILE *out,
+    struct ps_error *err);
 
 /*
  * Returns a malloc'd valid-UTF-8 copy of the len bytes at s, each byte that

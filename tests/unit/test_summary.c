@@ -483,9 +483,9 @@ Test(summary, invalid_utf8_names_are_escaped)
 	release_all(r, 1);
 }
 
-/* Writes the summary to a temporary file; returns its name (static). */
+/* Streams the summary of r to a temporary file; returns its name (static). */
 static const char *
-write_tmp(const json_t *s)
+write_tmp(const struct ps_options *o, const struct ps_result *r, size_t n)
 {
 	static char name[] = "/tmp/ps-summary.XXXXXX";
 	struct ps_error err = {0};
@@ -497,9 +497,23 @@ write_tmp(const json_t *s)
 	cr_assert_geq(fd, 0);
 	f = fdopen(fd, "w");
 	cr_assert_not_null(f);
-	cr_assert_eq(ps_summary_write(s, f, &err), 0, "write: %s", err.msg);
+	cr_assert_eq(ps_summary_stream(o, r, n, f, &err), 0, "write: %s",
+	    err.msg);
 	cr_assert_eq(fclose(f), 0);
 	return name;
+}
+
+static char *
+slurp(const char *name)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(name, "r");
+
+	cr_assert_not_null(f);
+	cr_assert_geq(getdelim(&text, &len, '\0', f), 1);
+	fclose(f);
+	return text;
 }
 
 Test(summary, write_gives_parsable_json_and_a_final_newline)
@@ -509,19 +523,14 @@ Test(summary, write_gives_parsable_json_and_a_final_newline)
 	json_t *s, *back;
 	json_error_t jerr;
 	const char *name;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	tree_result(&r[0], &o, "t\xfe");
 	wheel_result(&r[1], &o, "w.whl");
 	s = ps_summary_build(&o, r, 2);
 	cr_assert_not_null(s);
-	name = write_tmp(s);
-	f = fopen(name, "r");
-	cr_assert_not_null(f);
-	cr_assert_geq(getdelim(&text, &len, '\0', f), 1);
-	fclose(f);
+	name = write_tmp(&o, r, 2);
+	text = slurp(name);
 	cr_expect_eq(text[strlen(text) - 1], '\n');
 	back = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	cr_assert_not_null(back, "not JSON: %s", jerr.text);
@@ -533,21 +542,63 @@ Test(summary, write_gives_parsable_json_and_a_final_newline)
 	release_all(r, 2);
 }
 
+/*
+ * The streamed text is exactly what jansson prints for the same document
+ * (JSON_INDENT(2) | JSON_PRESERVE_ORDER): names with every character JSON
+ * must escape, empty and full lists, nested failures, nulls.
+ */
+Test(summary, stream_prints_as_jansson_does)
+{
+	struct ps_options o = options(PS_MODE_STRIP);
+	struct ps_result r[4];
+	struct ps_error err = {0};
+	json_t *back;
+	json_error_t jerr;
+	const char *name;
+	char *text, *want;
+	char ctl[40];
+	size_t i;
+
+	for (i = 0; i < 31; i++)
+		ctl[i] = (char)(i + 1);
+	memcpy(ctl + 31, "\"\\/\x7f" "\xc3\xa9\xff", 8);
+	ctl[39] = '\0';
+	tree_result(&r[0], &o, "t\xfe");
+	cr_assert_eq(ps_result_removed_file(&r[0], &o, ctl, 1), 0);
+	wheel_result(&r[1], &o, "w.whl");
+	failed_result(&r[2], "bad.tar.gz", "tar: truncated \"input\"\n");
+	ps_result_init(&r[3], "empty");
+	r[3].kind = PS_KIND_TREE;
+	cr_assert_eq(ps_strlist_pushn(&r[3].failures, "a\0b\tc", 5), 0);
+	name = write_tmp(&o, r, 4);
+	text = slurp(name);
+	back = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	cr_assert_not_null(back, "not JSON: %s", jerr.text);
+	want = json_dumps(back, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	cr_assert_not_null(want);
+	cr_expect_eq(strlen(text), strlen(want) + 1);
+	cr_expect_eq(strncmp(text, want, strlen(want)), 0,
+	    "streamed:\n%s\njansson:\n%s", text, want);
+	(void)err;
+	unlink(name);
+	free(text);
+	free(want);
+	json_decref(back);
+	release_all(r, 4);
+}
+
 Test(summary, write_to_a_closed_stream_fails)
 {
 	struct ps_options o = options(PS_MODE_STRIP);
 	struct ps_error err = {0};
-	json_t *s = ps_summary_build(&o, NULL, 0);
 	FILE *f = fopen("/dev/full", "w");
 
-	cr_assert_not_null(s);
 	if (f == NULL)
 		cr_skip_test("no /dev/full");
 	setvbuf(f, NULL, _IONBF, 0);
-	cr_expect_eq(ps_summary_write(s, f, &err), -1);
+	cr_expect_eq(ps_summary_stream(&o, NULL, 0, f, &err), -1);
 	cr_expect_neq(err.kind, PS_ERR_NONE);
 	fclose(f);
-	json_decref(s);
 }
 
 /* The repository root: $PYCSTRIP_ROOT, else from this file's name. */
@@ -589,7 +640,7 @@ Test(summary, output_validates_against_the_shipped_schema)
 	cr_assert_eq(ps_result_failure(&r[3], &o, "x.pyc", "cannot remove"), 0);
 	s = ps_summary_build(&o, r, 4);
 	cr_assert_not_null(s);
-	name = write_tmp(s);
+	name = write_tmp(&o, r, 4);
 	snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c '"
 	    "import json, sys, jsonschema\n"
 	    "s = json.load(open(sys.argv[1]))\n"
