@@ -32,7 +32,9 @@
  * members keep every byte of their headers: format, pax records, xattrs,
  * sub-second times, owners, long names.
  *
- * A plain tar is mapped and its kept spans copied with copy_file_range().
+ * A plain tar's headers are read by pycstrip itself when they have one of
+ * the common shapes (see fscan_collect(); libarchive otherwise), and its
+ * kept spans copied with copy_file_range().
  * A compressed one is decompressed in a thread (codec.h); the bytes pass
  * through a window that holds what libarchive has read but whose member is
  * not known yet, and go to the compressing threads.  Member data is skipped
@@ -125,6 +127,7 @@ struct tar {
 	int threads;
 	const unsigned char *map;     /* plain input */
 	size_t map_len;
+	bool direct;                  /* headers read by fscan_collect() */
 
 	struct src main;
 	enum phase phase;
@@ -797,9 +800,9 @@ has_source(const struct tar *t, const char *m)
 }
 
 static int
-note_py(struct tar *t, struct archive_entry *e, const char *m)
+note_py(struct tar *t, bool is_dir, const char *m)
 {
-	if (archive_entry_filetype(e) != AE_IFDIR && ends_with(m, ".py") &&
+	if (!is_dir && ends_with(m, ".py") &&
 	    ps_strset_add(t->py, m, strlen(m)) < 0)
 		return ps_error_nomem(t->err);
 	return 0;
@@ -830,7 +833,7 @@ prescan(struct tar *t)
 			ps_error_nomem(t->err);
 			goto out;
 		}
-		r = note_py(t, e, m);
+		r = note_py(t, archive_entry_filetype(e) == AE_IFDIR, m);
 		free(m);
 		if (r < 0)
 			goto out;
@@ -1089,22 +1092,23 @@ begin_output(struct tar *t)
 	return 0;
 }
 
+/*
+ * The rules for the member named name (its header span starts at pos):
+ * removed or kept, with the bookkeeping of either.  link is the target
+ * of a hard link (or NULL).  *kept tells which.
+ */
 static int
-member(struct tar *t, struct archive_entry *e, int64_t pos)
+judge(struct tar *t, const char *name, const char *link, bool is_dir,
+    int64_t size, int64_t pos, bool *kept)
 {
-	const char *name = entry_name(e);
-	const char *link = entry_link(e);
-	bool is_dir = archive_entry_filetype(e) == AE_IFDIR;
 	bool loose = false, drop = false;
 	char *m = NULL;
 	int rc = -1;
 
-	if (name == NULL)
-		return ps_error_input(t->err, "tar: member %llu has no name",
-		    (unsigned long long)t->index + 1);
+	*kept = true;
 	if ((m = rule_name(name)) == NULL)
 		return ps_error_nomem(t->err);
-	if (note_py(t, e, m) < 0)
+	if (!t->opts->keep_sourceless && note_py(t, is_dir, m) < 0)
 		goto out;
 	if (ps_match_member(m, is_dir, &loose) &&
 	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m)) {
@@ -1117,50 +1121,446 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
 			drop = true;
 		}
 	}
+	t->keeping = !drop;
 	if (drop) {
+		*kept = false;
 		if (ps_result_archive_member(t->res, t->opts, name, is_dir,
-		    is_dir ? 0 : (uint64_t)archive_entry_size(e)) < 0 ||
+		    is_dir ? 0 : (uint64_t)size) < 0 ||
 		    (loose && !t->opts->keep_sourceless &&
 		    ps_strlist_push(&t->loose, name) < 0)) {
 			ps_error_nomem(t->err);
 			goto out;
 		}
-		if (!is_dir && add_rec(t, m, link) < 0)
+		/* Headers read directly: no hard links, no globals. */
+		if (!t->direct && !is_dir && add_rec(t, m, link) < 0)
 			goto out;
 		t->dropped++;
-		t->keeping = false;
 		if (t->can_write && !t->writing && begin_output(t) < 0)
 			goto out;
-		rc = put_globals(t, pos);
+		rc = t->direct ? 0 : put_globals(t, pos);
 		goto out;
 	}
-	t->keeping = true;
-	if (link != NULL && t->dropped > 0) {
+	rc = 0;
+out:
+	free(m);
+	return rc;
+}
+
+/* A member read by libarchive: judged, and a kept hard link to a removed
+ * member re-encoded. */
+static int
+member(struct tar *t, struct archive_entry *e, int64_t pos)
+{
+	const char *name = entry_name(e);
+	const char *link = entry_link(e);
+	bool kept;
+
+	if (name == NULL)
+		return ps_error_input(t->err, "tar: member %llu has no name",
+		    (unsigned long long)t->index + 1);
+	if (judge(t, name, link, archive_entry_filetype(e) == AE_IFDIR,
+	    archive_entry_size(e), pos, &kept) < 0)
+		return -1;
+	if (kept && link != NULL && t->dropped > 0) {
 		char *lm = rule_name(link);
 		struct rec *r;
 
-		if (lm == NULL) {
-			ps_error_nomem(t->err);
-			goto out;
-		}
+		if (lm == NULL)
+			return ps_error_nomem(t->err);
 		r = find_rec(t, lm);
 		free(lm);
-		if (t->removed == NULL) {
-			ps_error_nomem(t->err);
-			goto out;
-		}
+		if (t->removed == NULL)
+			return ps_error_nomem(t->err);
 		if (r != NULL && !t->writing) {
 			/* A dry run does not re-encode: size unknown. */
 			t->inexact = true;
 		} else if (r != NULL) {
 			t->keeping = false;
 			if (put_globals(t, pos) < 0 || relink(t, e, name, r) < 0)
-				goto out;
+				return -1;
 		}
 	}
-	rc = 0;
-out:
-	free(m);
+	return 0;
+}
+
+/* --- a plain tar's headers, read directly ------------------------------ */
+
+/*
+ * libarchive's header reader costs more than the copy itself on a plain
+ * tar (it converts every name to wide characters, among others).  For the
+ * common shapes -- ustar and GNU headers, pax 'x' and GNU 'L'/'K' headers
+ * before a member, no hard links -- the headers are read here instead,
+ * in one pass that only collects; anything else (hard links, sparse files,
+ * pax globals, volume labels, v7 headers, a bad checksum, a truncation,
+ * a size that does not fit the type) makes the pass give up before any
+ * change, and libarchive reads the archive as before.  Both readers give
+ * the same members, names and spans (test_tar.c and tests/e2e/tar.py
+ * compare them).
+ */
+#define FSCAN_READ 4096    /* bytes read at a header */
+
+struct fmember {
+	int64_t pos;          /* where its span starts (first extra header) */
+	int64_t size;
+	size_t name;          /* offset in the name arena (NUL-terminated) */
+	bool is_dir;
+};
+
+struct fscan {
+	struct fmember *m;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+	int64_t end;          /* the end-of-archive block */
+	unsigned char *buf;   /* bytes read at buf_at */
+	size_t buf_len, buf_cap;
+	int64_t buf_at;
+};
+
+static void
+fscan_release(struct fscan *f)
+{
+	free(f->m);
+	free(f->names);
+	free(f->buf);
+	memset(f, 0, sizeof *f);
+}
+
+/* A NUL-terminated field of at most n bytes: its length. */
+static size_t
+field_len(const unsigned char *p, size_t n)
+{
+	const unsigned char *z = memchr(p, '\0', n);
+
+	return z != NULL ? (size_t)(z - p) : n;
+}
+
+/* Whether the header's checksum (POSIX: unsigned sum; some old writers:
+ * signed) holds, the checksum field counted as spaces. */
+static bool
+checksum_ok(const unsigned char *h)
+{
+	int64_t want = tar_number(h + 148, 8);
+	int64_t u = 0, sg = 0;
+	size_t i;
+
+	for (i = 0; i < BLOCK; i++) {
+		unsigned char c = i >= 148 && i < 156 ? ' ' : h[i];
+
+		u += c;
+		sg += (signed char)c;
+	}
+	return want >= 0 && (want == u || want == sg);
+}
+
+static bool
+all_zero(const unsigned char *h)
+{
+	size_t i;
+
+	for (i = 0; i < BLOCK; i++)
+		if (h[i] != 0)
+			return false;
+	return true;
+}
+
+/* Appends len bytes and a NUL to the arena; returns the offset, or
+ * SIZE_MAX when out of memory. */
+static size_t
+fscan_name(struct fscan *f, const void *p, size_t len)
+{
+	size_t at = f->names_len;
+
+	if (f->names_cap - f->names_len < len + 1) {
+		size_t cap = f->names_cap ? f->names_cap : 1u << 16;
+		char *n;
+
+		while (cap - f->names_len < len + 1)
+			cap *= 2;
+		if ((n = realloc(f->names, cap)) == NULL)
+			return SIZE_MAX;
+		f->names = n;
+		f->names_cap = cap;
+	}
+	memcpy(f->names + at, p, len);
+	f->names[at + len] = '\0';
+	f->names_len += len + 1;
+	return at;
+}
+
+/*
+ * The records of a pax 'x' header (POSIX pax "extended header"): "LEN
+ * key=value\n" each.  Sets *path (and its length) and *size when given.
+ * Returns 1, or 0 for anything this reader leaves to libarchive.
+ */
+static int
+pax_records(const unsigned char *p, size_t len, const unsigned char **path,
+    size_t *path_len, int64_t *size)
+{
+	while (len > 0) {
+		size_t rl = 0, i = 0, kl;
+		const unsigned char *k, *v, *eq;
+
+		while (i < len && p[i] >= '0' && p[i] <= '9' && rl < len)
+			rl = rl * 10 + (size_t)(p[i++] - '0');
+		if (i == 0 || i >= len || p[i] != ' ' || rl > len || rl <= i + 2 ||
+		    p[rl - 1] != '\n')
+			return 0;
+		k = p + i + 1;
+		eq = memchr(k, '=', (size_t)(p + rl - 1 - k));
+		if (eq == NULL)
+			return 0;
+		kl = (size_t)(eq - k);
+		v = eq + 1;
+		if (kl == 4 && memcmp(k, "path", 4) == 0) {
+			*path = v;
+			*path_len = (size_t)(p + rl - 1 - v);
+			if (memchr(v, '\0', *path_len) != NULL || *path_len == 0)
+				return 0;
+		} else if (kl == 4 && memcmp(k, "size", 4) == 0) {
+			int64_t n = 0;
+			const unsigned char *d;
+
+			if (v == p + rl - 1)
+				return 0;
+			for (d = v; d < p + rl - 1; d++) {
+				if (*d < '0' || *d > '9' || n > INT64_MAX / 10 - 1)
+					return 0;
+				n = n * 10 + (*d - '0');
+			}
+			*size = n;
+		} else if ((kl >= 10 && memcmp(k, "GNU.sparse", 10) == 0) ||
+		    (kl == 10 && memcmp(k, "hdrcharset", 10) == 0) ||
+		    (kl == 15 && memcmp(k, "SCHILY.realsize", 15) == 0)) {
+			return 0;
+		}
+		p += rl;
+		len -= rl;
+	}
+	return 1;
+}
+
+/*
+ * The bytes at pos..pos+n of the input, read with pread into f->buf (a
+ * page fault on a mapped header maps the data pages around it as well,
+ * which costs more than the read).  NULL with t->err set on a read error;
+ * NULL with no error when the file ended early.
+ */
+static const unsigned char *
+fscan_at(struct tar *t, struct fscan *f, int64_t pos, size_t n)
+{
+	size_t want = n < FSCAN_READ ? FSCAN_READ : n, got = 0;
+
+	if (pos >= f->buf_at && (uint64_t)(pos - f->buf_at) + n <= f->buf_len)
+		return f->buf + (pos - f->buf_at);
+	if (want > f->buf_cap) {
+		unsigned char *b = realloc(f->buf, want);
+
+		if (b == NULL) {
+			ps_error_nomem(t->err);
+			return NULL;
+		}
+		f->buf = b;
+		f->buf_cap = want;
+	}
+	while (got < want) {
+		ssize_t r = pread(t->fd, f->buf + got, want - got,
+		    (off_t)(pos + (int64_t)got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ps_error_sys(t->err, errno, "cannot read");
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	f->buf_at = pos;
+	f->buf_len = got;
+	return got >= n ? f->buf : NULL;
+}
+
+/*
+ * Reads every header of the plain tar on t->fd (t->map_len bytes).
+ * Returns 1 with the members in f, 0 when the archive is left to
+ * libarchive, -1 with t->err set (out of memory, a read error).
+ */
+static int
+fscan_collect(struct tar *t, struct fscan *f)
+{
+	int64_t len = (int64_t)t->map_len, pos = 0;
+
+	memset(f, 0, sizeof *f);
+	for (;;) {
+		int64_t start = pos, size = -1;
+		const unsigned char *path = NULL;
+		size_t path_len = 0, at, path_at = SIZE_MAX, lname_at = SIZE_MAX;
+		bool have_x = false, have_l = false, have_k = false, posix;
+		const unsigned char *h;
+		unsigned char type;
+
+		for (;;) {
+			int64_t n, span;
+
+			if (len - pos < BLOCK)
+				return 0;
+			if ((h = fscan_at(t, f, pos, BLOCK)) == NULL)
+				return t->err->kind != PS_ERR_NONE ? -1 : 0;
+			if (pos == start && all_zero(h)) {
+				f->end = pos;
+				return 1;
+			}
+			if (!checksum_ok(h))
+				return 0;
+			posix = memcmp(h + 257, "ustar\0" "00", 8) == 0;
+			if (!posix && memcmp(h + 257, "ustar  \0", 8) != 0)
+				return 0;
+			type = h[156];
+			if ((n = tar_number(h + 124, 12)) < 0 ||
+			    n > len - pos - BLOCK)
+				return 0;
+			span = BLOCK + ((n + BLOCK - 1) & ~(int64_t)(BLOCK - 1));
+			if (span > len - pos)
+				return 0;
+			if ((type == 'x' || type == 'L' || type == 'K') &&
+			    n <= (1 << 20) &&
+			    (h = fscan_at(t, f, pos, BLOCK + (size_t)n)) == NULL)
+				return t->err->kind != PS_ERR_NONE ? -1 : 0;
+			if (type == 'x' && !have_x) {
+				have_x = true;
+				if (n > (1 << 20) || !pax_records(h + BLOCK,
+				    (size_t)n, &path, &path_len, &size))
+					return 0;
+				if (path != NULL && (path_at = fscan_name(f, path,
+				    path_len)) == SIZE_MAX)
+					return ps_error_nomem(t->err);
+			} else if ((type == 'L' && !have_l) ||
+			    (type == 'K' && !have_k)) {
+				size_t l = field_len(h + BLOCK, (size_t)n);
+
+				if (l == 0 || n > (1 << 20))
+					return 0;
+				if (type == 'L') {
+					have_l = true;
+					/* h moves with the next read. */
+					if ((lname_at = fscan_name(f, h + BLOCK,
+					    l)) == SIZE_MAX)
+						return ps_error_nomem(t->err);
+				} else {
+					have_k = true;
+				}
+			} else {
+				break;
+			}
+			pos += span;
+		}
+		/* The member's own header: no hard links ('1') here. */
+		if (type == '\0' || type == '0' || type == '7') {
+			if (size < 0)
+				size = tar_number(h + 124, 12);
+		} else if (strchr("23456", type) != NULL && type != '\0') {
+			if (tar_number(h + 124, 12) != 0 || (size > 0))
+				return 0;
+			size = 0;
+		} else {
+			return 0;
+		}
+		if (size < 0 || size > len - pos - BLOCK ||
+		    (path_at != SIZE_MAX && lname_at != SIZE_MAX))
+			return 0;
+		if (path_at != SIZE_MAX) {
+			at = path_at;
+		} else if (lname_at != SIZE_MAX) {
+			at = lname_at;
+		} else {
+			size_t nl = field_len(h, 100);
+			size_t pl = posix ? field_len(h + 345, 155) : 0;
+			char full[155 + 1 + 100];
+
+			memcpy(full, h + 345, pl);
+			if (pl > 0)
+				full[pl++] = '/';
+			memcpy(full + pl, h, nl);
+			at = nl + pl > 0 ? fscan_name(f, full, nl + pl) : 0;
+			if (nl + pl == 0)
+				return 0;
+		}
+		if (at == SIZE_MAX)
+			return ps_error_nomem(t->err);
+		if (f->n == f->cap) {
+			size_t cap = f->cap ? 2 * f->cap : 1024;
+			struct fmember *m = realloc(f->m, cap * sizeof *m);
+
+			if (m == NULL)
+				return ps_error_nomem(t->err);
+			f->m = m;
+			f->cap = cap;
+		}
+		f->m[f->n].pos = start;
+		f->m[f->n].size = size;
+		f->m[f->n].name = at;
+		f->m[f->n].is_dir = type == '5';
+		/* A regular member named like a directory: libarchive's. */
+		if (type != '5' &&
+		    f->names[at + strlen(f->names + at) - 1] == '/')
+			return 0;
+		f->n++;
+		pos += BLOCK + ((size + BLOCK - 1) & ~(int64_t)(BLOCK - 1));
+	}
+}
+
+/* scan() over the members fscan_collect() found. */
+static int
+fscan_scan(struct tar *t, const struct fscan *f)
+{
+	size_t i;
+	bool kept;
+
+	t->res->format = "tar";
+	t->res->compression = ps_codec_name(t->codec);
+	if (t->opts->keep_sourceless) {
+		for (i = 0; i < f->n; i++) {
+			char *r = rule_name(f->names + f->m[i].name);
+
+			if (r == NULL || note_py(t, f->m[i].is_dir, r) < 0) {
+				free(r);
+				return r == NULL ? ps_error_nomem(t->err) : -1;
+			}
+			free(r);
+		}
+	}
+	for (i = 0; i < f->n; i++) {
+		const struct fmember *m = &f->m[i];
+
+		if (resolve(t, m->pos, t->keeping) < 0 ||
+		    judge(t, f->names + m->name, NULL, m->is_dir, m->size,
+		    m->pos, &kept) < 0)
+			return -1;
+		t->index++;
+	}
+	return resolve(t, f->end, t->keeping);
+}
+
+int
+ps_tar_direct_names(int fd, int64_t size, struct ps_strlist *names,
+    struct ps_error *err)
+{
+	struct tar t;
+	struct fscan f;
+	size_t i;
+	int rc;
+
+	memset(&t, 0, sizeof t);
+	t.fd = fd;
+	t.map_len = (size_t)size;
+	t.err = err;
+	rc = fscan_collect(&t, &f);
+	for (i = 0; rc == 1 && i < f.n; i++)
+		if (ps_strlist_push(names, f.names + f.m[i].name) < 0)
+			rc = ps_error_nomem(err);
+	fscan_release(&f);
 	return rc;
 }
 
@@ -1254,11 +1654,13 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
     const struct stat *st, struct ps_result *res, struct ps_error *err)
 {
 	struct tar t;
+	struct fscan fs;
 	int64_t in_len;
 	size_t i;
-	int rc = -1;
+	int rc = -1, fast = 0;
 
 	memset(&t, 0, sizeof t);
+	memset(&fs, 0, sizeof fs);
 	t.opts = opts;
 	t.path = path;
 	t.fd = fd;
@@ -1282,17 +1684,35 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 			ps_error_sys(err, errno, "cannot map");
 			goto out;
 		}
+		/*
+		 * Only the headers are read through the map (member data is
+		 * copied by copy_file_range): no read-ahead of the pages
+		 * around each one, which would only be unmapped again.
+		 */
+		(void)madvise((void *)(uintptr_t)t.map, t.map_len,
+		    MADV_RANDOM);
 	}
 	if ((t.py = ps_strset_new()) == NULL) {
 		ps_error_nomem(err);
 		goto out;
 	}
-	if (opts->keep_sourceless && prescan(&t) < 0)
+	if (t.codec == PS_CODEC_NONE &&
+	    (fast = fscan_collect(&t, &fs)) < 0)
 		goto out;
-	if (src_open(&t, &t.main, true) < 0 || scan(&t) < 0)
-		goto out;
-	if ((in_len = src_drain(&t, &t.main)) < 0)
-		goto out;
+	if (fast == 1) {
+		t.direct = true;
+		if (fscan_scan(&t, &fs) < 0)
+			goto out;
+		in_len = (int64_t)t.map_len;
+	} else {
+		fscan_release(&fs);
+		if (opts->keep_sourceless && prescan(&t) < 0)
+			goto out;
+		if (src_open(&t, &t.main, true) < 0 || scan(&t) < 0)
+			goto out;
+		if ((in_len = src_drain(&t, &t.main)) < 0)
+			goto out;
+	}
 	/* X.pyc outside __pycache__ with no X.py anywhere beside it. */
 	for (i = 0; i < t.loose.n; i++) {
 		char *m = rule_name(t.loose.v[i]);
@@ -1320,6 +1740,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 	}
 	rc = 0;
 out:
+	fscan_release(&fs);
 	src_close(&t.main);
 	copier_release(&t);
 	ps_codec_writer_free(t.zw);

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,4 +285,121 @@ Test(tar, refuses_what_is_not_tar)
 	cr_assert_eq(run(path, PS_MODE_STRIP, false, &res, &err), -1);
 	cr_assert_str_eq(err.msg, "not a zip or tar archive: empty file");
 	ps_result_release(&res);
+}
+
+/* --- the direct header reader (plain tars) ------------------------------ */
+
+/* ps_tar_direct_names() of file: its status; names as "a;b;c;". */
+static int
+direct(const char *file, char *names, size_t cap)
+{
+	struct ps_strlist l = { 0 };
+	struct ps_error err = { 0 };
+	struct stat st;
+	int fd = open(file, O_RDONLY);
+	size_t i, len = 0;
+	int rc;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	rc = ps_tar_direct_names(fd, st.st_size, &l, &err);
+	close(fd);
+	names[0] = '\0';
+	for (i = 0; i < l.n; i++)
+		len += (size_t)snprintf(names + len, cap - len, "%s;", l.v[i]);
+	ps_strlist_release(&l);
+	return rc;
+}
+
+/* libarchive's names of file, the same way. */
+static void
+libarchive_names(const char *file, char *names, size_t cap)
+{
+	struct archive *r = archive_read_new();
+	struct archive_entry *e;
+	size_t len = 0;
+
+	archive_read_support_format_tar(r);
+	cr_assert_eq(archive_read_open_filename(r, file, 10240), ARCHIVE_OK);
+	names[0] = '\0';
+	while (archive_read_next_header(r, &e) == ARCHIVE_OK)
+		len += (size_t)snprintf(names + len, cap - len, "%s;",
+		    archive_entry_pathname(e));
+	archive_read_free(r);
+}
+
+static const struct member shapes[] = {
+	{ "pkg/", 'd', NULL, NULL },
+	{ "pkg/__pycache__/", 'd', NULL, NULL },
+	{ "pkg/__pycache__/m.cpython-311.pyc", 'f', "bytecode", NULL },
+	{ "pkg/m.py", 'f', "X = 1\n", NULL },
+	{ "pkg/donn\xc3\xa9" "es/\xc3\xa9t\xc3\xa9.py", 'f', "E = 1\n", NULL },
+	{ "pkg/a-very-long-directory-name-that-goes-on-and-on/another-one-"
+	  "just-as-long-as-the-first/__pycache__/and-a-module-name-as-well."
+	  "cpython-311.pyc", 'f', "long", NULL },
+	{ "pkg/empty.txt", 'f', "", NULL },
+};
+
+Test(tar, direct_reader_agrees_with_libarchive_in_every_format)
+{
+	static const int formats[] = { ARCHIVE_FORMAT_TAR_USTAR,
+	    ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE,
+	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, ARCHIVE_FORMAT_TAR_GNUTAR };
+	char got[8192], want[8192];
+	size_t i, n = sizeof shapes / sizeof shapes[0];
+
+	/* As pycstrip runs: libarchive needs it for UTF-8 pax names. */
+	cr_assert_not_null(setlocale(LC_CTYPE, "C.UTF-8"));
+	for (i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+		/* ustar cannot hold the long name: one member less. */
+		make_tar(path, formats[i], NULL, shapes,
+		    formats[i] == ARCHIVE_FORMAT_TAR_USTAR ? n - 2 : n);
+		cr_assert_eq(direct(path, got, sizeof got), 1,
+		    "format %#x left to libarchive", formats[i]);
+		libarchive_names(path, want, sizeof want);
+		cr_expect_str_eq(got, want, "format %#x", formats[i]);
+	}
+}
+
+/* Runs a shell command in the test directory. */
+static void
+sh(const char *what)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, what);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+Test(tar, direct_reader_leaves_the_rare_shapes_to_libarchive)
+{
+	char got[8192];
+	static const struct member link[] = {
+		{ "a.pyc", 'f', "bytecode", NULL },
+		{ "b.dat", 'h', NULL, "a.pyc" },
+	};
+
+	make_tar(path, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, NULL, link, 2);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "hard link");
+	sh("mkdir -p s && echo x > s/x.py && truncate -s 1M s/sparse && "
+	    "tar -S --format=gnu -cf sparse.tar s");
+	snprintf(path, sizeof path, "%s/sparse.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "GNU sparse");
+	sh("tar --format=pax --pax-option=comment=note -cf global.tar s/x.py");
+	snprintf(path, sizeof path, "%s/global.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "pax global header");
+	sh("tar --format=v7 -cf v7.tar s/x.py");
+	snprintf(path, sizeof path, "%s/v7.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "v7 header");
+	/* A bad checksum, and a truncation: libarchive's to report. */
+	sh("tar --format=gnu -cf gnu.tar s/x.py && cp gnu.tar bad.tar && "
+	    "printf 'X' | dd of=bad.tar bs=1 seek=10 conv=notrunc 2>/dev/null &&"
+	    " head -c 700 gnu.tar > short.tar");
+	snprintf(path, sizeof path, "%s/gnu.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 1, "GNU tar");
+	cr_expect_str_eq(got, "s/x.py;");
+	snprintf(path, sizeof path, "%s/bad.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "bad checksum");
+	snprintf(path, sizeof path, "%s/short.tar", dir);
+	cr_expect_eq(direct(path, got, sizeof got), 0, "truncated");
 }
