@@ -17,12 +17,15 @@
  *     32 KiB before it and ended with a sync flush, spread over threads;
  *   - xz: liblzma's multi-threaded encoder even with one thread (its blocks
  *     do not depend on the thread count), CRC-64 check;
- *   - zstd: one thread, a static context allocated up front (libzstd 1.5.4
- *     crashes or ends a frame early when its own allocations fail), with a
- *     content checksum;
+ *   - zstd: 4 MiB blocks, each compressed into a frame of its own (content
+ *     size and checksum) by a pool of threads and written in order; each
+ *     thread has a static context allocated up front, and libzstd's own
+ *     worker pool is not used (libzstd 1.5.4 crashes or ends a frame early
+ *     when its own allocations fail);
  *   - bzip2: one stream, in one thread.
  *
- * Neither holds memory beyond a few chunks plus the compressors' own state.
+ * Neither holds memory beyond a few chunks plus the compressors' own state
+ * (zstd: threads + 2 blocks of 4 MiB in and out, and one context a thread).
  */
 #ifndef PS_CODEC_H
 #define PS_CODEC_H

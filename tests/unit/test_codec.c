@@ -1,6 +1,7 @@
 /*
  * test_codec.c - the compressed streams: round trips through the writer and
- * the reader, output independent of the thread count, and every check the
+ * the reader, output independent of the thread count, zstd's independent
+ * 4 MiB frames (read back by the zstd command too), and every check the
  * reader must make (truncation, CRC, trailing garbage).
  */
 #define _GNU_SOURCE
@@ -13,6 +14,7 @@
 
 #include <criterion/criterion.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "codec.h"
 
@@ -377,4 +379,220 @@ Test(codec, gzip_trailer_across_reads)
 	}
 	cr_assert_geq(hits, 3, "only %zu splits tried", hits);
 	free(data);
+}
+
+/*
+ * Mixed data for zstd's 4 MiB frames: text-like runs, incompressible
+ * stretches and zeros, in pieces of odd sizes.
+ */
+static unsigned char *
+mixed(size_t n)
+{
+	unsigned char *p = sample(n);
+	size_t i = 0;
+	unsigned x = 99;
+
+	while (i < n) {
+		size_t len = 1000 + (size_t)(x = x * 1103515245u + 12345u) %
+		    700000, k;
+		unsigned kind = (x >> 8) % 3;
+
+		if (len > n - i)
+			len = n - i;
+		for (k = 0; k < len; k++) {
+			x = x * 1103515245u + 12345u;
+			if (kind == 1)
+				p[i + k] = (unsigned char)(x >> 23);
+			else if (kind == 2)
+				p[i + k] = 0;
+		}
+		i += len;
+	}
+	return p;
+}
+
+#define ZS_BLOCK (4u << 20)
+
+/* Returns the number of frames in p..p+len, each checked to be whole. */
+static size_t
+zstd_frames(const unsigned char *p, size_t len)
+{
+	size_t frames = 0;
+
+	while (len > 0) {
+		size_t f = ZSTD_findFrameCompressedSize(p, len);
+
+		cr_assert(!ZSTD_isError(f), "frame %zu: %s", frames,
+		    ZSTD_getErrorName(f));
+		p += f;
+		len -= f;
+		frames++;
+	}
+	return frames;
+}
+
+Test(codec, zstd_multi_frame_round_trip)
+{
+	size_t n = 10 * 1024 * 1024 + 12345, len, got;
+	unsigned char *data = mixed(n), *p, *back;
+	struct ps_error err = { 0 };
+	char cmd[1200];
+	int fd = compress_to("m.zst", PS_CODEC_ZSTD, 3, 2, data, n, 77777);
+
+	/* 4 MiB + 4 MiB + the rest: three frames, content sizes given. */
+	p = file_bytes(fd, &len);
+	cr_assert_eq(zstd_frames(p, len), 3);
+	cr_assert_eq(ZSTD_getFrameContentSize(p, len), ZS_BLOCK);
+	/* Our reader. */
+	back = decompress(fd, PS_CODEC_ZSTD, &got, &err);
+	cr_assert_not_null(back, "%s", err.msg);
+	cr_assert(got == n && memcmp(back, data, n) == 0, "%zu bytes back, "
+	    "want %zu", got, n);
+	free(back);
+	/* The zstd command, checksums included. */
+	snprintf(cmd, sizeof cmd, "zstd -tq '%s/m.zst' && zstd -dcq "
+	    "'%s/m.zst' > '%s/m.out'", dir, dir, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(cmd, sizeof cmd, "%s/m.out", dir);
+	{
+		int o = open(cmd, O_RDONLY);
+
+		cr_assert_geq(o, 0);
+		back = file_bytes(o, &got);
+		close(o);
+	}
+	cr_assert(got == n && memcmp(back, data, n) == 0, "zstd -dc: %zu "
+	    "bytes, want %zu", got, n);
+	free(back);
+	free(p);
+	free(data);
+	close(fd);
+}
+
+Test(codec, zstd_frames_do_not_depend_on_threads)
+{
+	/* Exactly two blocks: no empty frame after them. */
+	size_t n = 2 * ZS_BLOCK, a_len, b_len, c_len;
+	unsigned char *data = mixed(n), *pa, *pb, *pc;
+	int a = compress_to("z1", PS_CODEC_ZSTD, 3, 1, data, n, n);
+	int b = compress_to("z2", PS_CODEC_ZSTD, 3, 2, data, n, 4099);
+	int c = compress_to("z5", PS_CODEC_ZSTD, 3, 5, data, n, 1 << 20);
+
+	pa = file_bytes(a, &a_len);
+	pb = file_bytes(b, &b_len);
+	pc = file_bytes(c, &c_len);
+	cr_assert(a_len == b_len && memcmp(pa, pb, a_len) == 0,
+	    "1 and 2 threads differ");
+	cr_assert(a_len == c_len && memcmp(pa, pc, a_len) == 0,
+	    "1 and 5 threads differ");
+	cr_assert_eq(zstd_frames(pa, a_len), 2);
+	free(pa);
+	free(pb);
+	free(pc);
+	free(data);
+	close(a);
+	close(b);
+	close(c);
+}
+
+Test(codec, zstd_frame_is_libzstd_at_the_level)
+{
+	/* Each frame is what libzstd makes of its block at that level,
+	 * with a checksum: the level is honoured. */
+	static const int levels[] = { 1, 3, 9 };
+	size_t n = ZS_BLOCK + 300000, len, i, sizes[3];
+	unsigned char *data = mixed(n), *p;
+	size_t cap = ZSTD_compressBound(ZS_BLOCK);
+	unsigned char *want = malloc(cap);
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+
+	cr_assert_not_null(want);
+	cr_assert_not_null(cc);
+	for (i = 0; i < 3; i++) {
+		int fd = compress_to("lv", PS_CODEC_ZSTD, levels[i], 2, data,
+		    n, 65536);
+		size_t w1, w2;
+
+		p = file_bytes(fd, &len);
+		ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, levels[i]);
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+		w1 = ZSTD_compress2(cc, want, cap, data, ZS_BLOCK);
+		cr_assert(!ZSTD_isError(w1));
+		cr_assert(len > w1 && memcmp(p, want, w1) == 0,
+		    "level %d: first frame differs", levels[i]);
+		w2 = ZSTD_compress2(cc, want, cap, data + ZS_BLOCK,
+		    n - ZS_BLOCK);
+		cr_assert(!ZSTD_isError(w2));
+		cr_assert(len == w1 + w2 && memcmp(p + w1, want, w2) == 0,
+		    "level %d: second frame differs", levels[i]);
+		sizes[i] = len;
+		free(p);
+		close(fd);
+	}
+	cr_assert(sizes[0] > sizes[1] && sizes[1] > sizes[2],
+	    "sizes %zu %zu %zu", sizes[0], sizes[1], sizes[2]);
+	ZSTD_freeCCtx(cc);
+	free(want);
+	free(data);
+}
+
+Test(codec, zstd_every_level_fits_its_static_context)
+{
+	/* A frame that needs more than the context allocated up front
+	 * would fail: every level, sizes from tiny to a whole block. */
+	static const size_t sizes[] = { 1, 5000, 100000, 300000, 1100000 };
+	unsigned char *data = mixed(1100000), *back;
+	int level, i;
+
+	for (level = 1; level <= ZSTD_maxCLevel(); level++)
+		for (i = 0; i < 5; i++) {
+			struct ps_error err = { 0 };
+			size_t got;
+			int fd = compress_to("st", PS_CODEC_ZSTD, level, 1, data,
+			    sizes[i], 100000);
+
+			back = decompress(fd, PS_CODEC_ZSTD, &got, &err);
+			cr_assert_not_null(back, "level %d: %s", level,
+			    err.msg);
+			cr_assert(got == sizes[i] &&
+			    memcmp(back, data, got) == 0, "level %d", level);
+			free(back);
+			close(fd);
+		}
+	free(data);
+}
+
+Test(codec, zstd_reader_takes_frames_one_after_another)
+{
+	/* Frames of other writers, a skippable frame between them. */
+	size_t n = 300000, a, b, got;
+	unsigned char *data = mixed(n), *buf, *back;
+	size_t cap = 2 * ZSTD_compressBound(n) + 16;
+	struct ps_error err = { 0 };
+	char path[400];
+	int fd;
+
+	buf = malloc(cap);
+	cr_assert_not_null(buf);
+	a = ZSTD_compress(buf, cap, data, 100000, 19);
+	cr_assert(!ZSTD_isError(a));
+	/* RFC 8878 section 3.1.2: magic 0x184D2A5?, size, user data. */
+	memcpy(buf + a, "\x50\x2a\x4d\x18\x04\0\0\0skip", 12);
+	b = ZSTD_compress(buf + a + 12, cap - a - 12, data + 100000,
+	    n - 100000, 1);
+	cr_assert(!ZSTD_isError(b));
+	snprintf(path, sizeof path, "%s/two.zst", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	cr_assert_eq(write(fd, buf, a + 12 + b), (ssize_t)(a + 12 + b));
+	back = decompress(fd, PS_CODEC_ZSTD, &got, &err);
+	cr_assert_not_null(back, "%s", err.msg);
+	cr_assert(got == n && memcmp(back, data, n) == 0);
+	free(back);
+	/* Cut in the second frame: refused. */
+	replace(fd, buf, a + 12 + b / 2);
+	expect_failure(fd, PS_CODEC_ZSTD, "zstd");
+	free(buf);
+	free(data);
+	close(fd);
 }
