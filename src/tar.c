@@ -1438,9 +1438,10 @@ fscan_collect(struct tar *t, struct fscan *f)
 					return ps_error_nomem(t->err);
 			} else if ((type == 'L' && !have_l) ||
 			    (type == 'K' && !have_k)) {
-				size_t l = field_len(h + BLOCK, (size_t)n);
+				size_t l;
 
-				if (l == 0 || n > (1 << 20))
+				if (n > (1 << 20) ||
+				    (l = field_len(h + BLOCK, (size_t)n)) == 0)
 					return 0;
 				if (type == 'L') {
 					have_l = true;
