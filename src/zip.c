@@ -1874,6 +1874,23 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 	return (ssize_t)removed;
 }
 
+/* Records the removed members in res, in central directory order. */
+static int
+report_removed(struct ps_zip *z, const struct ps_options *opts,
+    struct ps_result *res, struct ps_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < z->n; i++) {
+		const struct entry *e = &z->e[i];
+
+		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
+		    c_name(z, e), e->is_dir, e->usize) < 0)
+			return ps_error_nomem(err);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 /*
@@ -1885,6 +1902,8 @@ struct record_job {
 	struct ps_zip *z;
 	struct wheel *w;
 	struct new_record *nr;
+	const struct ps_options *opts;
+	struct ps_result *res;    /* only this thread touches its lists */
 	struct ps_error err;
 	int rc;
 	pthread_t thread;
@@ -1899,6 +1918,8 @@ record_worker(void *arg)
 	j->rc = load_record(j->z, j->w, &j->err);
 	if (j->rc == 0)
 		j->rc = build_record(j->z, j->w, j->nr, &j->err);
+	if (j->rc == 0 && j->res != NULL)
+		j->rc = report_removed(j->z, j->opts, j->res, &j->err);
 	return NULL;
 }
 
@@ -1945,23 +1966,6 @@ drop_signatures(struct ps_zip *z, const struct wheel *w,
 		e->fate = DROP_SIGNATURE;
 		if (ps_strlist_pushn(&res->signatures_removed, e->name,
 		    e->name_len) < 0)
-			return ps_error_nomem(err);
-	}
-	return 0;
-}
-
-/* Records the removed members in res, in central directory order. */
-static int
-report_removed(struct ps_zip *z, const struct ps_options *opts,
-    struct ps_result *res, struct ps_error *err)
-{
-	size_t i;
-
-	for (i = 0; i < z->n; i++) {
-		const struct entry *e = &z->e[i];
-
-		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
-		    c_name(z, e), e->is_dir, e->usize) < 0)
 			return ps_error_nomem(err);
 	}
 	return 0;
@@ -2024,6 +2028,9 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 		job.z = z;
 		job.w = &w;
 		job.nr = &nr;
+		/* The removed list too: it is off the copy's path there. */
+		job.opts = opts;
+		job.res = res;
 		job.running = pthread_create(&job.thread, NULL, record_worker,
 		    &job) == 0;
 	} else if (whl && w.record != SIZE_MAX && removed > 0) {
@@ -2093,7 +2100,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 		goto out;
 	if (w.record != SIZE_MAX)
 		res->record_updated = 1;
-	if (report_removed(z, opts, res, err) < 0)
+	if (!parallel && report_removed(z, opts, res, err) < 0)
 		goto out;
 	if (writing) {
 		writing = false;
