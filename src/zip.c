@@ -1718,6 +1718,13 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 	text = ps_record_render(&w->rec, &len);
 	if (text == NULL)
 		return ps_error_nomem(err);
+	/* The old RECORD is done with: its memory goes before the check's. */
+	ps_record_release(&w->rec);
+	w->parsed = false;
+	free(w->text);
+	w->text = NULL;
+	free(w->row_of);
+	w->row_of = NULL;
 	if (ps_record_parse(&check, text, len, err) < 0)
 		goto out;
 	rc = check_record(z, w, &check, true, NULL, err);
