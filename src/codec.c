@@ -1240,16 +1240,23 @@ enc_init(struct enc *e, struct ps_codec_writer *w, struct ps_error *err)
 		return 0;
 	case PS_CODEC_XZ: {
 		lzma_mt mt;
+		lzma_options_lzma lz;
 		lzma_ret ret;
 
 		/*
 		 * The multi-threaded encoder even for one thread: its
 		 * output depends on the block size, not on the threads.
+		 * Blocks of 2.5 dictionaries instead of liblzma's 3 (20 MiB
+		 * at level 6): the kept part of a typical sdist, tens of MB,
+		 * then splits into blocks that keep two cores busy, for under
+		 * 1 % in size on the bench corpus (2 dictionaries: +2.4 %).
 		 */
 		memset(&mt, 0, sizeof mt);
 		mt.threads = (uint32_t)w->threads;
 		mt.preset = (uint32_t)w->level;
 		mt.check = LZMA_CHECK_CRC64;
+		if (!lzma_lzma_preset(&lz, mt.preset))
+			mt.block_size = (uint64_t)lz.dict_size * 5 / 2;
 		e->xz = (lzma_stream)LZMA_STREAM_INIT;
 		ret = lzma_stream_encoder_mt(&e->xz, &mt);
 		if (ret != LZMA_OK)
