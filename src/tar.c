@@ -1204,6 +1204,8 @@ struct fmember {
 	int64_t size;
 	size_t name;          /* offset in the name arena (NUL-terminated) */
 	bool is_dir;
+	bool drop;            /* streamed: removed */
+	bool loose;           /* streamed: an X.pyc outside __pycache__ */
 };
 
 struct fscan {
@@ -1383,12 +1385,46 @@ fscan_at(struct tar *t, struct fscan *f, int64_t pos, size_t n)
 }
 
 /*
- * Reads every header of the plain tar on t->fd (t->map_len bytes).
- * Returns 1 with the members in f, 0 when the archive is left to
- * libarchive, -1 with t->err set (out of memory, a read error).
+ * Streaming (no --keep-sourceless, so a member's fate needs nothing that
+ * comes after it): decides the member just read and writes the output up
+ * to it, so that the copy runs while the headers are read.  Nothing
+ * reaches res here: fscan_book() does that once every header has been
+ * read, and a pass that gives up half way (fscan_reset()) leaves no trace.
  */
 static int
-fscan_collect(struct tar *t, struct fscan *f)
+fscan_decide(struct tar *t, struct fscan *f, struct fmember *mb)
+{
+	char *m = rule_name(f->names + mb->name);
+	bool loose = false;
+
+	if (m == NULL)
+		return ps_error_nomem(t->err);
+	if (note_py(t, mb->is_dir, m) < 0) {
+		free(m);
+		return -1;
+	}
+	mb->drop = ps_match_member(m, mb->is_dir, &loose) &&
+	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m);
+	mb->loose = loose;
+	free(m);
+	if (resolve(t, mb->pos, t->keeping) < 0)
+		return -1;
+	t->keeping = !mb->drop;
+	t->index++;
+	if (!mb->drop)
+		return 0;
+	t->dropped++;
+	return t->can_write && !t->writing ? begin_output(t) : 0;
+}
+
+/*
+ * Reads every header of the plain tar on t->fd (t->map_len bytes), and
+ * when stream is set, decides each member as it comes (fscan_decide()).
+ * Returns 1 with the members in f, 0 when the archive is left to
+ * libarchive, -1 with t->err set (out of memory, a read or write error).
+ */
+static int
+fscan_collect(struct tar *t, struct fscan *f, bool stream)
 {
 	int64_t len = (int64_t)t->map_len, pos = 0;
 
@@ -1507,9 +1543,55 @@ fscan_collect(struct tar *t, struct fscan *f)
 		if (type != '5' &&
 		    f->names[at + strlen(f->names + at) - 1] == '/')
 			return 0;
+		f->m[f->n].drop = f->m[f->n].loose = false;
+		if (stream && fscan_decide(t, f, &f->m[f->n]) < 0)
+			return -1;
 		f->n++;
 		pos += BLOCK + ((size + BLOCK - 1) & ~(int64_t)(BLOCK - 1));
 	}
+}
+
+/* After streaming: the end, and the removed members into res. */
+static int
+fscan_book(struct tar *t, const struct fscan *f)
+{
+	size_t i;
+
+	t->res->format = "tar";
+	t->res->compression = ps_codec_name(t->codec);
+	if (resolve(t, f->end, t->keeping) < 0)
+		return -1;
+	for (i = 0; i < f->n; i++) {
+		const struct fmember *m = &f->m[i];
+		const char *name = f->names + m->name;
+
+		if (!m->drop)
+			continue;
+		if (ps_result_archive_member(t->res, t->opts, name, m->is_dir,
+		    m->is_dir ? 0 : (uint64_t)m->size) < 0 ||
+		    (m->loose && ps_strlist_push(&t->loose, name) < 0))
+			return ps_error_nomem(t->err);
+	}
+	return 0;
+}
+
+/* Undoes a streaming pass that gave up: no output, nothing decided. */
+static void
+fscan_reset(struct tar *t)
+{
+	copier_release(t);
+	memset(&t->cp, 0, sizeof t->cp);
+	if (t->at_live) {
+		ps_atomic_abort(&t->at);
+		t->at_live = false;
+	}
+	t->writing = false;
+	t->out_len = t->kept_len = 0;
+	t->copy_from = t->copy_to = 0;
+	t->win_start = 0;
+	t->keeping = true;
+	t->dropped = 0;
+	t->index = 0;
 }
 
 /* scan() over the members fscan_collect() found. */
@@ -1557,7 +1639,7 @@ ps_tar_direct_names(int fd, int64_t size, struct ps_strlist *names,
 	t.fd = fd;
 	t.map_len = (size_t)size;
 	t.err = err;
-	rc = fscan_collect(&t, &f);
+	rc = fscan_collect(&t, &f, false);
 	for (i = 0; rc == 1 && i < f.n; i++)
 		if (ps_strlist_push(names, f.names + f.m[i].name) < 0)
 			rc = ps_error_nomem(err);
@@ -1659,6 +1741,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 	int64_t in_len;
 	size_t i;
 	int rc = -1, fast = 0;
+	bool stream;
 
 	memset(&t, 0, sizeof t);
 	memset(&fs, 0, sizeof fs);
@@ -1697,12 +1780,15 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 		ps_error_nomem(err);
 		goto out;
 	}
+	stream = !opts->keep_sourceless;
 	if (t.codec == PS_CODEC_NONE &&
-	    (fast = fscan_collect(&t, &fs)) < 0)
+	    (fast = fscan_collect(&t, &fs, stream)) < 0)
 		goto out;
+	if (fast == 0 && stream)
+		fscan_reset(&t);
 	if (fast == 1) {
 		t.direct = true;
-		if (fscan_scan(&t, &fs) < 0)
+		if ((stream ? fscan_book(&t, &fs) : fscan_scan(&t, &fs)) < 0)
 			goto out;
 		in_len = (int64_t)t.map_len;
 	} else {
