@@ -58,7 +58,7 @@ static const char usage_text[] =
 "  -j, --jobs N           process up to N targets at once (default 1)\n"
 "      --level N          compression level for re-compressed tar archives\n"
 "      --threads N        threads for one target: tree walkers (default 1)\n"
-"                         and gzip/xz compressors (default one per core)\n"
+"                         and gzip/xz/zstd compressors (default one per core)\n"
 "  -q, --quiet            print only errors\n"
 "  -v, --verbose          list every removed path\n"
 "      --version          print the version\n"
@@ -242,9 +242,8 @@ catch_signals(void)
 {
 	/*
 	 * Every signal whose default ends the process: the temporary goes
-	 * first.  That includes a crash (in pycstrip or in a library, e.g.
-	 * libzstd's multi-threaded encoder when an allocation fails), except
-	 * under AddressSanitizer, whose own report must not be lost.
+	 * first.  That includes a crash (in pycstrip or in a library),
+	 * except under AddressSanitizer, whose own report must not be lost.
 	 */
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT,
 	    SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF,
