@@ -1190,12 +1190,12 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
  * tar (it converts every name to wide characters, among others).  For the
  * common shapes -- ustar and GNU headers, pax 'x' and GNU 'L'/'K' headers
  * before a member, no hard links -- the headers are read here instead,
- * in one pass that only collects; anything else (hard links, sparse files,
- * pax globals, volume labels, v7 headers, a bad checksum, a truncation,
- * a size that does not fit the type) makes the pass give up before any
- * change, and libarchive reads the archive as before.  Both readers give
- * the same members, names and spans (test_tar.c and tests/e2e/tar.py
- * compare them).
+ * in one pass; anything else (hard links, sparse files, pax globals,
+ * volume labels, v7 headers, a bad checksum, a truncation, a size that
+ * does not fit the type, no member at all) makes the pass give up, any
+ * output it began is dropped, and libarchive reads the archive as before.
+ * Both readers give the same members, names and spans (test_tar.c and
+ * tests/e2e/tar.py compare them).
  */
 #define FSCAN_READ 4096    /* bytes read at a header */
 
@@ -1429,6 +1429,7 @@ fscan_collect(struct tar *t, struct fscan *f, bool stream)
 	int64_t len = (int64_t)t->map_len, pos = 0;
 
 	memset(f, 0, sizeof *f);
+	ps_error_clear(t->err);
 	for (;;) {
 		int64_t start = pos, size = -1;
 		const unsigned char *path = NULL;
@@ -1445,8 +1446,9 @@ fscan_collect(struct tar *t, struct fscan *f, bool stream)
 			if ((h = fscan_at(t, f, pos, BLOCK)) == NULL)
 				return t->err->kind != PS_ERR_NONE ? -1 : 0;
 			if (pos == start && all_zero(h)) {
+				/* No member at all: libarchive's to judge. */
 				f->end = pos;
-				return 1;
+				return f->n > 0;
 			}
 			if (!checksum_ok(h))
 				return 0;
