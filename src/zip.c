@@ -1744,8 +1744,8 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 		/*
 		 * RECORD rows are mostly base64 hashes, which hardly
 		 * compress: past a megabyte libdeflate's fastest level costs
-		 * a few per cent in size and saves half the time (and is
-		 * still smaller than zlib's level 6).
+		 * about 2 % in size and saves half the time (it is within
+		 * 0.3 % of zlib's level 6 and 4 % smaller than zlib's 1).
 		 */
 		struct libdeflate_compressor *c =
 		    libdeflate_alloc_compressor(len > (1u << 20) ? 1 : 6);
