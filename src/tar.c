@@ -168,6 +168,25 @@ struct tar {
 /* --- libarchive statuses ---------------------------------------------- */
 
 /*
+ * libarchive reads past some damage with a warning, skipping what it could
+ * not parse; copied as it is, that damage could make the output one that
+ * no reader accepts (found by fuzz_tar).  Such an archive is refused, as
+ * any other structural damage is.
+ */
+static bool
+damaged_warning(const char *msg)
+{
+	static const char *const damage[] = { "Ignoring malformed pax",
+	    "Invalid pax", "Damaged tar", "Skipped " };
+	size_t i;
+
+	for (i = 0; msg != NULL && i < sizeof damage / sizeof damage[0]; i++)
+		if (strncmp(msg, damage[i], strlen(damage[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
  * The one place where a libarchive status becomes ours.  ARCHIVE_OK and
  * ARCHIVE_WARN go on (a name that the locale cannot convert is a warning,
  * and its bytes are kept); anything else fails with what libarchive said,
@@ -178,6 +197,9 @@ ar_check(struct tar *t, struct archive *a, int r)
 {
 	const char *msg;
 
+	if (r == ARCHIVE_WARN && damaged_warning(archive_error_string(a)))
+		return ps_error_input(t->err, "tar: damaged archive: %s",
+		    archive_error_string(a));
 	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
 		return 0;
 	if (t->cb_err.kind != PS_ERR_NONE) {
