@@ -237,6 +237,28 @@ on_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * Archives are read through a map of the input (zip headers, plain tar
+ * headers): a file cut short by another program while pycstrip reads it
+ * raises SIGBUS at the first page past its new end.  That is a failed
+ * target, not a crash: the temporary goes, and the exit status is 3.
+ */
+static void
+on_bus(int sig, siginfo_t *si, void *uc)
+{
+	static const char msg[] = "pycstrip: an input file was cut short "
+	    "while being read; stopped, nothing replaced\n";
+
+	(void)uc;
+	if (si->si_code != BUS_ADRERR) {
+		on_signal(sig);
+		return;
+	}
+	ps_atomic_unlink_all();
+	(void)write(2, msg, sizeof msg - 1);
+	_exit(EXIT_FAILED);
+}
+
 static void
 catch_signals(void)
 {
@@ -267,6 +289,12 @@ catch_signals(void)
 			continue;
 		sigaction(sigs[i], &sa, NULL);
 	}
+#if !defined(__SANITIZE_ADDRESS__)
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
+#endif
 	/*
 	 * Past a file size limit (ulimit -f) a write fails with EFBIG
 	 * instead of killing the process, so the temporary file is removed
