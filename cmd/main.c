@@ -238,9 +238,9 @@ on_signal(int sig)
 }
 
 /*
- * Archives are read through a map of the input (zip headers, plain tar
- * headers): a file cut short by another program while pycstrip reads it
- * raises SIGBUS at the first page past its new end.  That is a failed
+ * A plain tar that libarchive reads is read through a map of the input: a
+ * file cut short by another program while pycstrip reads it raises SIGBUS
+ * at the first page past its new end.  That is a failed
  * target, not a crash: the temporary goes, and the exit status is 3.
  */
 static void

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <libdeflate.h>
@@ -127,8 +126,7 @@ struct ps_zip {
 	uint64_t cd_start, cd_size;
 	bool zip64;
 	uint64_t prefix;         /* bytes before the first local header */
-	const unsigned char *map; /* the whole file, mapped, or NULL */
-	unsigned char *cd;       /* the central directory: in map, or read */
+	unsigned char *cd;       /* the central directory as read */
 	unsigned char comment[MAX_COMMENT];
 	uint16_t comment_len;
 	struct entry *e;
@@ -216,44 +214,6 @@ read_at(int fd, void *buf, size_t n, uint64_t off, struct ps_error *err)
 		off += (uint64_t)r;
 	}
 	return 0;
-}
-
-/*
- * The n bytes at off: in the map when the file is mapped (no system call
- * and no copy: a wheel's tens of thousands of local headers are read
- * through it), else read into buf.  Returns NULL with err set when they
- * lie past the end of the file.
- */
-static const unsigned char *
-bytes_at(const struct ps_zip *z, unsigned char *buf, size_t n, uint64_t off,
-    struct ps_error *err)
-{
-	if (z->map == NULL)
-		return read_at(z->fd, buf, n, off, err) < 0 ? NULL : buf;
-	if (off > z->size || n > z->size - off) {
-		ps_error_input(err, "zip: file truncated");
-		return NULL;
-	}
-	return z->map + off;
-}
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22   /* Linux 5.14 */
-#endif
-
-/*
- * Maps the pages of [p, p + n) of the map in one call, as the central
- * directory is read from end to end; an older kernel refuses and the
- * pages come one fault at a time.
- */
-static void
-populate(const unsigned char *p, size_t n)
-{
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
-
-	if (n > 0)
-		(void)madvise((void *)a, (uintptr_t)p + n - a,
-		    MADV_POPULATE_READ);
 }
 
 /*
@@ -595,20 +555,12 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 		return ps_error_input(err,
 		    "zip: central directory too small for %llu entries",
 		    (unsigned long long)count);
+	z->cd = malloc(z->cd_size ? (size_t)z->cd_size : 1);
 	z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
-	if (z->e == NULL)
+	if (z->cd == NULL || z->e == NULL)
 		return ps_error_nomem(err);
-	if (z->map != NULL) {
-		z->cd = (unsigned char *)(uintptr_t)(z->map + z->cd_start);
-		populate(z->cd, (size_t)z->cd_size);
-	} else {
-		z->cd = malloc(z->cd_size ? (size_t)z->cd_size : 1);
-		if (z->cd == NULL)
-			return ps_error_nomem(err);
-		if (read_at(z->fd, z->cd, (size_t)z->cd_size, z->cd_start,
-		    err) < 0)
-			return -1;
-	}
+	if (read_at(z->fd, z->cd, (size_t)z->cd_size, z->cd_start, err) < 0)
+		return -1;
 	z->n = (size_t)count;
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
@@ -708,20 +660,6 @@ ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
 		return ps_error_nomem(err);
 	z->fd = fd;
 	z->size = size;
-	if (size > 0 && size <= SIZE_MAX) {
-		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-
-		/*
-		 * A file that cannot be mapped is read with pread.  The map
-		 * is read at each kept member's local header, pages apart:
-		 * without read-around, which would map (and then unmap)
-		 * pages no one reads.
-		 */
-		if (m != MAP_FAILED) {
-			z->map = m;
-			(void)madvise(m, (size_t)size, MADV_RANDOM);
-		}
-	}
 	found = find_eocd(fd, size, &z->eocd, err);
 	if (found <= 0) {
 		if (found == 0)
@@ -836,10 +774,7 @@ ps_zip_free(struct ps_zip *z)
 {
 	if (z == NULL)
 		return;
-	if (z->map != NULL)
-		(void)munmap((void *)(uintptr_t)z->map, (size_t)z->size);
-	else
-		free(z->cd);
+	free(z->cd);
 	free(z->e);
 	free(z->order);
 	free(z->namebuf);
@@ -910,7 +845,7 @@ int
 ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 {
 	struct entry *e = &z->e[i];
-	const unsigned char *h;
+	unsigned char *h = z->scratch;
 	uint64_t avail = e->limit - e->offset;
 	size_t want = LOCAL_LEN + e->name_len + 128, need;
 	size_t nlen, xlen, z64_len;
@@ -922,7 +857,7 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 		return 0;
 	if (want > avail)
 		want = (size_t)avail;
-	if ((h = bytes_at(z, z->scratch, want, e->offset, err)) == NULL)
+	if (read_at(z->fd, h, want, e->offset, err) < 0)
 		return -1;
 	if (get32(h) != SIG_LOCAL)
 		return ps_error_input(err, "zip: no local header for %s",
@@ -933,8 +868,8 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 	if (need > avail)
 		return ps_error_input(err, "zip: local header of %s runs into "
 		    "the next entry", NAME(e, buf));
-	if (need > want &&
-	    (h = bytes_at(z, z->scratch, need, e->offset, err)) == NULL)
+	if (need > want && read_at(z->fd, h + want, need - want,
+	    e->offset + want, err) < 0)
 		return -1;
 	if (nlen != e->name_len ||
 	    memcmp(h + LOCAL_LEN, e->name, nlen) != 0)
@@ -982,13 +917,12 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 		if (lcs != e->csize || lus != e->usize)
 			goto sizes;
 	} else {
-		unsigned char dbuf[24];
-		const unsigned char *d;
+		unsigned char d[24];
 		uint64_t left = e->limit - end_of(e);
-		size_t got = left < sizeof dbuf ? (size_t)left : sizeof dbuf;
+		size_t got = left < sizeof d ? (size_t)left : sizeof d;
 		size_t len;
 
-		if ((d = bytes_at(z, dbuf, got, end_of(e), err)) == NULL)
+		if (read_at(z->fd, d, got, end_of(e), err) < 0)
 			return -1;
 		len = match_dd(e, d, got, z64 != NULL);
 		if (len == 0)
@@ -1051,23 +985,19 @@ inflate_whole(struct ps_zip *z, const struct entry *e, struct sink *s,
     struct ps_error *err)
 {
 	struct libdeflate_decompressor *d = NULL;
-	/* Mapped, the compressed bytes are read where they lie. */
-	unsigned char *in = z->map != NULL ? NULL :
-	    malloc(e->csize ? (size_t)e->csize : 1);
-	const unsigned char *src;
+	unsigned char *in = malloc(e->csize ? (size_t)e->csize : 1);
 	size_t used = 0, got = 0;
 	enum libdeflate_result r;
 	char buf[NAMEBUF];
 	int rc = -1;
 
-	if ((z->map == NULL && in == NULL) ||
-	    (d = libdeflate_alloc_decompressor()) == NULL) {
+	if (in == NULL || (d = libdeflate_alloc_decompressor()) == NULL) {
 		ps_error_nomem(err);
 		goto out;
 	}
-	if ((src = bytes_at(z, in, (size_t)e->csize, data_of(e), err)) == NULL)
+	if (read_at(z->fd, in, (size_t)e->csize, data_of(e), err) < 0)
 		goto out;
-	r = libdeflate_deflate_decompress_ex(d, src, (size_t)e->csize,
+	r = libdeflate_deflate_decompress_ex(d, in, (size_t)e->csize,
 	    s->buf, (size_t)e->usize, &used, &got);
 	if (r == LIBDEFLATE_INSUFFICIENT_SPACE ||
 	    (r == LIBDEFLATE_SUCCESS && got != e->usize))
