@@ -60,32 +60,65 @@ ps_error_clear(struct ps_error *err)
 	err->msg[0] = '\0';
 }
 
+size_t
+ps_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return s[0] == 0 ? 0 : 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+void
+ps_byte_escape(char *out, unsigned char b)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[b >> 4];
+	out[3] = hex[b & 15];
+}
+
 const char *
 ps_error_shown(const char *s, size_t len, char *out, size_t size)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, o = 0;
 
 	while (i < len && o + 8 < size) {
-		size_t n = 1;
+		/* Messages escape control bytes too (DEL included). */
+		size_t n = u[i] < 0x20 || u[i] == 0x7f ? 0 :
+		    ps_utf8_len(u + i, len - i);
 
-		if (u[i] >= 0xc2 && u[i] <= 0xf4) {
-			size_t need = u[i] >= 0xf0 ? 4 : u[i] >= 0xe0 ? 3 : 2;
-			size_t k;
-
-			for (k = 1; k < need && i + k < len &&
-			    (u[i + k] & 0xc0) == 0x80; k++)
-				;
-			n = k == need ? need : 0;
-		} else if (u[i] < 0x20 || u[i] >= 0x7f) {
-			n = 0;
-		}
 		if (n == 0) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[u[i] >> 4];
-			out[o++] = hex[u[i] & 15];
+			ps_byte_escape(out + o, u[i]);
+			o += 4;
 			i++;
 		} else {
 			memcpy(out + o, u + i, n);

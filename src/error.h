@@ -46,6 +46,16 @@ int ps_error_sys(struct ps_error *err, int errnum, const char *fmt, ...)
 int ps_error_nomem(struct ps_error *err);
 
 /*
+ * The length of the valid UTF-8 sequence at s (n bytes left, n >= 1): 1 to
+ * 4, or 0 for a NUL, a byte that cannot start a sequence, a cut-short
+ * sequence, an overlong form, a surrogate or a code point past U+10FFFF.
+ */
+size_t ps_utf8_len(const unsigned char *s, size_t n);
+
+/* Writes byte b as the four characters "\xNN" (lower-case hex) at out. */
+void ps_byte_escape(char *out, unsigned char b);
+
+/*
  * Writes a printable rendering of the len bytes at s (a member name, say)
  * into out, of size bytes (at least 16): control bytes and bytes of invalid
  * UTF-8 become "\xNN", a name too long is cut with "...".  For messages

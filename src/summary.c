@@ -6,59 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return s[0] == 0 ? 0 : 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 char *
 ps_summary_utf8(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	static const char hex[] = "0123456789abcdef";
 	char *out = malloc(len * 4 + 1);
 	size_t i = 0, o = 0;
 
 	if (out == NULL)
 		return NULL;
 	while (i < len) {
-		size_t n = utf8_seq(u + i, len - i);
+		size_t n = ps_utf8_len(u + i, len - i);
 
 		if (n == 0) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[u[i] >> 4];
-			out[o++] = hex[u[i] & 15];
+			ps_byte_escape(out + o, u[i]);
+			o += 4;
 			i++;
 		} else {
 			memcpy(out + o, u + i, n);
