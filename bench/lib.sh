@@ -162,7 +162,7 @@ timeit() {
 
 # tree_par_opts: the options of the second tree variant, from BENCH_TREE_PAR
 # ("none": no second variant) or the --help of this pycstrip: with a
-# --threads option (default: one walker) the two-walker walk "--threads 2";
+# --threads option (default: one walker a core) the one-walker walk "--threads 1";
 # empty when it has none.
 tree_par_opts() {
 	if [ -n "${BENCH_TREE_PAR:-}" ]; then
@@ -170,6 +170,6 @@ tree_par_opts() {
 		return
 	fi
 	if "$PYCSTRIP" --help 2>&1 | grep -q -- '--threads'; then
-		echo "--threads 2"
+		echo "--threads 1"
 	fi
 }

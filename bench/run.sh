@@ -18,7 +18,7 @@
 #   BENCH_OUT       results directory           [build/bench]
 #   BENCH_MIN_RUNS / BENCH_MAX_RUNS   hyperfine -m / -M        [3 / 10]
 #   BENCH_TREE_PAR  options of a second timed tree variant, e.g. "--threads 2"
-#                   [--threads 2 when --help shows --threads; "none": no variant]
+#                   [--threads 1 when --help shows --threads; "none": no variant]
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 

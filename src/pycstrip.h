@@ -52,8 +52,9 @@ struct ps_options {
 	bool collect;                 /* keep the removed list for the summary */
 	bool sizes;                   /* count removed_bytes in tree strip mode
 	                               * (one fstatat per removed file) */
-	int threads;                  /* tree walkers (0 = 1) and compressor
-	                               * threads (0 = one per core) */
+	int threads;                  /* tree walkers (0 = one per core, at
+	                               * most 4) and compressor threads (0 =
+	                               * one per core) */
 	/* Optional; called from the worker thread; must be thread safe. */
 	void (*on_event)(void *ctx, const struct ps_event *ev);
 	void *event_ctx;
