@@ -241,8 +241,8 @@ on_signal(int sig)
 /*
  * A plain tar that libarchive reads is read through a map of the input: a
  * file cut short by another program while pycstrip reads it raises SIGBUS
- * at the first page past its new end.  That is a failed
- * target, not a crash: the temporary goes, and the exit status is 3.
+ * at the first page past its new end.  That is a failed target, not a
+ * crash: the temporary goes, and the exit status is 3.
  */
 static void
 on_bus(int sig, siginfo_t *si, void *uc)
