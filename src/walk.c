@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "match.h"
 
 /*
@@ -596,14 +597,12 @@ pool_worker(void *arg)
 static size_t
 worker_count(const struct ps_options *opts)
 {
-	long n = opts->threads;
+	/* The thread count the compressors use: N, or one a core. */
+	size_t n = (size_t)ps_codec_threads(opts->threads);
 
-	if (n < 1) {
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-		if (n > DEFAULT_WALKERS)
-			n = DEFAULT_WALKERS;
-	}
-	return n < 1 ? 1 : n > 16 ? 16 : (size_t)n;
+	if (opts->threads < 1 && n > DEFAULT_WALKERS)
+		n = DEFAULT_WALKERS;
+	return n > 16 ? 16 : n;
 }
 
 /* Moves the lists and counts of part to the end of res. */
