@@ -311,6 +311,14 @@ direct(const char *file, char *names, size_t cap)
 	return rc;
 }
 
+/* direct() of the file name in the test's directory. */
+static int
+direct_in_dir(const char *name, char *names, size_t cap)
+{
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return direct(path, names, cap);
+}
+
 /* libarchive's names of file, the same way. */
 static void
 libarchive_names(const char *file, char *names, size_t cap)
@@ -383,25 +391,23 @@ Test(tar, direct_reader_leaves_the_rare_shapes_to_libarchive)
 	cr_expect_eq(direct(path, got, sizeof got), 0, "hard link");
 	sh("mkdir -p s && echo x > s/x.py && truncate -s 1M s/sparse && "
 	    "tar -S --format=gnu -cf sparse.tar s");
-	snprintf(path, sizeof path, "%s/sparse.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "GNU sparse");
+	cr_expect_eq(direct_in_dir("sparse.tar", got, sizeof got), 0,
+	    "GNU sparse");
 	sh("tar --format=pax --pax-option=comment=note -cf global.tar s/x.py");
-	snprintf(path, sizeof path, "%s/global.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "pax global header");
+	cr_expect_eq(direct_in_dir("global.tar", got, sizeof got), 0,
+	    "pax global header");
 	sh("tar --format=v7 -cf v7.tar s/x.py");
-	snprintf(path, sizeof path, "%s/v7.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "v7 header");
+	cr_expect_eq(direct_in_dir("v7.tar", got, sizeof got), 0, "v7 header");
 	/* A bad checksum, and a truncation: libarchive's to report. */
 	sh("tar --format=gnu -cf gnu.tar s/x.py && cp gnu.tar bad.tar && "
 	    "printf 'X' | dd of=bad.tar bs=1 seek=10 conv=notrunc 2>/dev/null &&"
 	    " head -c 700 gnu.tar > short.tar");
-	snprintf(path, sizeof path, "%s/gnu.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 1, "GNU tar");
+	cr_expect_eq(direct_in_dir("gnu.tar", got, sizeof got), 1, "GNU tar");
 	cr_expect_str_eq(got, "s/x.py;");
-	snprintf(path, sizeof path, "%s/bad.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "bad checksum");
-	snprintf(path, sizeof path, "%s/short.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "truncated");
+	cr_expect_eq(direct_in_dir("bad.tar", got, sizeof got), 0,
+	    "bad checksum");
+	cr_expect_eq(direct_in_dir("short.tar", got, sizeof got), 0,
+	    "truncated");
 }
 
 /*
@@ -434,13 +440,11 @@ Test(tar, direct_reader_takes_signed_and_unsigned_checksums)
 	    "tar --format=gnu -cf u.tar s/*.py && "
 	    "python3 patch.py u.tar u u2.tar && cmp u.tar u2.tar && "
 	    "python3 patch.py u.tar s s.tar && python3 patch.py u.tar x x.tar");
-	snprintf(path, sizeof path, "%s/u.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 1, "unsigned sum");
+	cr_expect_eq(direct_in_dir("u.tar", got, sizeof got), 1,
+	    "unsigned sum");
 	cr_expect_str_eq(got, "s/\303\251\377.py;");
-	snprintf(path, sizeof path, "%s/s.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 1, "signed sum");
+	cr_expect_eq(direct_in_dir("s.tar", got, sizeof got), 1, "signed sum");
 	cr_expect_str_eq(got, "s/\303\251\377.py;");
 	/* Neither sum: left to libarchive, which refuses it. */
-	snprintf(path, sizeof path, "%s/x.tar", dir);
-	cr_expect_eq(direct(path, got, sizeof got), 0, "wrong sum");
+	cr_expect_eq(direct_in_dir("x.tar", got, sizeof got), 0, "wrong sum");
 }
