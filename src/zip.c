@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <libdeflate.h>
@@ -126,7 +127,10 @@ struct ps_zip {
 	uint64_t cd_start, cd_size;
 	bool zip64;
 	uint64_t prefix;         /* bytes before the first local header */
-	unsigned char *cd;       /* the central directory as read */
+	const unsigned char *cd; /* the central directory */
+	unsigned char *cd_buf;   /* cd when read into memory, or NULL */
+	void *cd_map;            /* cd's pages when mapped, or NULL */
+	size_t cd_map_len;
 	unsigned char comment[MAX_COMMENT];
 	uint16_t comment_len;
 	struct entry *e;
@@ -544,6 +548,35 @@ out:
 	return rc;
 }
 
+/*
+ * Maps the central directory rather than reading it: its pages are used
+ * where they lie in the page cache, with no copy into fresh memory (5 MB
+ * and 5 ms less for a wheel of 51,000 members).  Returns -1 when it
+ * cannot be mapped; then it is read.  A file cut short by another
+ * program meanwhile raises SIGBUS, which main() turns into a failed
+ * target.  (Local headers are still read with pread: a fault on a mapped
+ * one maps its neighbours too, and unmapping them all costs more than
+ * the reads.)
+ */
+static int
+map_central(struct ps_zip *z)
+{
+	uint64_t at = z->cd_start & ~((uint64_t)sysconf(_SC_PAGESIZE) - 1);
+	uint64_t len = z->cd_start + z->cd_size - at;
+	void *m;
+
+	if (z->cd_size == 0 || len > SIZE_MAX)
+		return -1;
+	m = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+	    z->fd, (off_t)at);
+	if (m == MAP_FAILED)
+		return -1;
+	z->cd_map = m;
+	z->cd_map_len = (size_t)len;
+	z->cd = (const unsigned char *)m + (z->cd_start - at);
+	return 0;
+}
+
 /* Reads and checks the central directory (APPNOTE 4.3.12). */
 static int
 read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
@@ -555,12 +588,17 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 		return ps_error_input(err,
 		    "zip: central directory too small for %llu entries",
 		    (unsigned long long)count);
-	z->cd = malloc(z->cd_size ? (size_t)z->cd_size : 1);
 	z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
-	if (z->cd == NULL || z->e == NULL)
+	if (z->e == NULL)
 		return ps_error_nomem(err);
-	if (read_at(z->fd, z->cd, (size_t)z->cd_size, z->cd_start, err) < 0)
-		return -1;
+	if (map_central(z) < 0) {
+		z->cd = z->cd_buf = malloc(z->cd_size ? (size_t)z->cd_size : 1);
+		if (z->cd_buf == NULL)
+			return ps_error_nomem(err);
+		if (read_at(z->fd, z->cd_buf, (size_t)z->cd_size,
+		    z->cd_start, err) < 0)
+			return -1;
+	}
 	z->n = (size_t)count;
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
@@ -774,7 +812,9 @@ ps_zip_free(struct ps_zip *z)
 {
 	if (z == NULL)
 		return;
-	free(z->cd);
+	if (z->cd_map != NULL)
+		munmap(z->cd_map, z->cd_map_len);
+	free(z->cd_buf);
 	free(z->e);
 	free(z->order);
 	free(z->namebuf);

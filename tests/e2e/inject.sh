@@ -21,7 +21,7 @@ MAX=${INJECT_MAX:-100}
 MIN_RUNS=20
 ERRNOS="EIO ENOSPC EDQUOT EACCES ENOMEM"
 FUNCS="open openat read pread write pwrite close fsync fchmod rename renameat
-linkat unlink unlinkat fdopendir getdents64 copy_file_range mkostemp fopen
+linkat unlink unlinkat fdopendir getdents64 copy_file_range mkostemp fopen mmap
 malloc calloc realloc"
 ALWAYS_ALL=" write pwrite rename renameat fsync mkostemp close fchmod copy_file_range "
 

@@ -23,8 +23,9 @@
  *
  * Aliases count as one function: open = open + open64, openat = openat +
  * openat64, pread = pread + pread64, pwrite = pwrite + pwrite64, mkostemp =
- * mkstemp + mkostemp (+64).  Calls are counted only once the shim's
- * constructor has run (just before main) and until its destructor runs.
+ * mkstemp + mkostemp (+64), mmap = mmap + mmap64.  Calls are counted only
+ * once the shim's constructor has run (just before main) and until its
+ * destructor runs.
  * malloc, calloc and realloc wrap glibc's __libc_* entry points rather than
  * dlsym(RTLD_NEXT): dlsym itself allocates, which would recurse.  Built
  * with -DPS_INJECT_NO_MALLOC they are left alone: a binary built with
@@ -41,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -48,14 +50,14 @@ enum {
 	F_OPEN, F_OPENAT, F_READ, F_PREAD, F_WRITE, F_PWRITE, F_CLOSE,
 	F_FSYNC, F_FDATASYNC, F_FCHMOD, F_RENAME, F_RENAMEAT, F_LINKAT,
 	F_UNLINK, F_UNLINKAT, F_FDOPENDIR, F_GETDENTS64, F_COPY_FILE_RANGE,
-	F_MKOSTEMP, F_FOPEN, F_MALLOC, F_CALLOC, F_REALLOC, F_COUNT
+	F_MKOSTEMP, F_FOPEN, F_MMAP, F_MALLOC, F_CALLOC, F_REALLOC, F_COUNT
 };
 
 static const char *const funcs[F_COUNT] = {
 	"open", "openat", "read", "pread", "write", "pwrite", "close",
 	"fsync", "fdatasync", "fchmod", "rename", "renameat", "linkat",
 	"unlink", "unlinkat", "fdopendir", "getdents64", "copy_file_range",
-	"mkostemp", "fopen", "malloc", "calloc", "realloc",
+	"mkostemp", "fopen", "mmap", "malloc", "calloc", "realloc",
 };
 
 enum action { A_FAIL, A_KILL, A_KILL_AFTER, A_STOP, A_TERM, A_INT, A_SEGV,
@@ -111,6 +113,8 @@ REAL(int, mkostemp, (char *, int));
 REAL(int, mkostemp64, (char *, int));
 REAL(FILE *, fopen, (const char *, const char *));
 REAL(FILE *, fopen64, (const char *, const char *));
+REAL(void *, mmap, (void *, size_t, int, int, int, off_t));
+REAL(void *, mmap64, (void *, size_t, int, int, int, off_t));
 
 #define RESOLVE(name) \
 	(*(void **)&real_##name = dlsym(RTLD_NEXT, #name))
@@ -126,7 +130,7 @@ resolve(void)
 	RESOLVE(unlinkat); RESOLVE(fdopendir); RESOLVE(getdents64);
 	RESOLVE(copy_file_range); RESOLVE(mkstemp); RESOLVE(mkstemp64);
 	RESOLVE(mkostemp); RESOLVE(mkostemp64); RESOLVE(fopen);
-	RESOLVE(fopen64);
+	RESOLVE(fopen64); RESOLVE(mmap); RESOLVE(mmap64);
 }
 
 static void
@@ -489,6 +493,19 @@ FILE *
 fopen64(const char *path, const char *mode)
 {
 	CALL(F_FOPEN, NULL, real_fopen64(path, mode));
+}
+
+/* Only the program's own maps: glibc's allocator calls __mmap. */
+void *
+mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	CALL(F_MMAP, MAP_FAILED, real_mmap(addr, n, prot, flags, fd, off));
+}
+
+void *
+mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	CALL(F_MMAP, MAP_FAILED, real_mmap64(addr, n, prot, flags, fd, off));
 }
 
 #ifndef PS_INJECT_NO_MALLOC
