@@ -940,6 +940,65 @@ def _():
     bad_case(open("dup.zip", "rb").read(), msg=b"duplicate")
 
 
+def synthetic_wheel(path, n):
+    """A wheel of n modules, each with its bytecode, and a true RECORD."""
+    files = {}
+    for i in range(n):
+        files["pkg/m%05d.py" % i] = ("X = %d\n" % i).encode()
+        files["pkg/__pycache__/m%05d.cpython-312.pyc" % i] = bytes(40)
+    dist = "pkg-1.0.dist-info/"
+    files[dist + "METADATA"] = b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n"
+    files[dist + "WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: test\n"
+                             b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    rows = []
+    for name, data in files.items():
+        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+        rows.append("%s,sha256=%s,%d" % (name, h.rstrip(b"=").decode(),
+                                         len(data)))
+    rows.append(dist + "RECORD,,")
+    files[dist + "RECORD"] = ("\n".join(rows) + "\n").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+# Big enough that the main thread and the RECORD worker both take chunks
+# of the local-header checks (256 entries each).  Entry 2j is m<j>.py:
+# the early damage is near the end of chunk 41 (entry 10746), the late one
+# opens chunk 42 (entry 10752), so the thread on chunk 42 often fails
+# first; the report must still name the early one.
+@case("damaged members of a big wheel: the first in the file is named, "
+      "however the checks are shared out")
+def _():
+    whl = "pkg-1.0-py3-none-any.whl"
+    synthetic_wheel(whl, 20000)
+    good = open(whl, "rb").read()
+    z = parse(whl)
+    early = z["by_name"][b"pkg/m05373.py"].offset
+    late = z["by_name"][b"pkg/m05376.py"].offset
+    both = bytearray(good)
+    both[early + 14] ^= 1                      # CRC differs
+    both[late + 30 + 5] ^= 0x20                # name differs ('m' -> 'M')
+    only_late = bytearray(good)
+    only_late[late + 30 + 5] ^= 0x20
+    for data, named, not_named in ((both, b"pkg/m05373.py", b"m05376"),
+                                   (only_late, b"pkg/m05376.py", b"m05373")):
+        for _ in range(10):
+            open(whl, "wb").write(data)
+            p = pycstrip(whl, ok=(3,))
+            check(named in p.stderr and b"differ" in p.stderr and
+                  not_named not in p.stderr, p.stderr)
+            check(open(whl, "rb").read() == data, "refused wheel changed")
+            no_temp_left()
+    open(whl, "wb").write(good)
+    open("in.whl", "wb").write(good)
+    pycstrip(whl)
+    strict_compare(whl, "in.whl", changed=(b"pkg-1.0.dist-info/RECORD",))
+    judge_wheel(whl)
+    with zipfile.ZipFile(whl) as out:
+        check(len(out.namelist()) == 20003, "%d members" % len(out.namelist()))
+
+
 @case("bad input: wheel whose RECORD does not list a file is refused")
 def _():
     whl = fresh_wheel()
