@@ -96,6 +96,7 @@ struct entry {
 	unsigned char fate;
 	unsigned char dd_len; /* length of the data descriptor, or 0 */
 	bool is_dir;
+	bool dir_like;        /* the name ends in '/' or '\' (dir_like()) */
 	bool dd;              /* flag bit 3: a data descriptor follows */
 	bool checked;
 };
@@ -672,6 +673,8 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 			    "directory", i + 1);
 		e->offset = offset + delta;
 		e->is_dir = nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '/';
+		e->dir_like = e->is_dir ||
+		    (nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '\\');
 		off += CENTRAL_LEN + nlen + xlen + clen;
 		continue;
 no_z64:
@@ -1676,12 +1679,15 @@ is_signature(const struct wheel *w, const struct entry *e)
 	    memcmp(e->name + w->dir_len, "/RECORD.p7s", 11) == 0);
 }
 
-/* PyPI's view of a directory entry: a name ending in '/' or '\'. */
+/*
+ * PyPI's view of a directory entry: a name ending in '/' or '\'.  Noted
+ * while the directory is parsed: checking RECORD asks it of every entry,
+ * twice, when the names are no longer in the cache.
+ */
 static bool
 dir_like(const struct entry *e)
 {
-	return e->name_len > 0 && (e->name[e->name_len - 1] == '/' ||
-	    e->name[e->name_len - 1] == '\\');
+	return e->dir_like;
 }
 
 static const char *
