@@ -85,6 +85,8 @@ struct ps_result {
 	int64_t bytes_after;         /* archives; -1 = not applicable */
 	int record_updated;          /* wheels: 1/0; -1 = not a wheel */
 	struct ps_strset *dirs_seen; /* archive mode: removed dirs, internal */
+	char *last_dir;              /* the deepest of the last counted, internal */
+	size_t last_dir_len, last_dir_cap;
 };
 
 /* Sets every field to its "nothing happened yet" value for target path. */

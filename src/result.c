@@ -27,6 +27,7 @@ ps_result_release(struct ps_result *res)
 	ps_strlist_release(&res->signatures_removed);
 	ps_strlist_release(&res->failures);
 	ps_strset_free(res->dirs_seen);
+	free(res->last_dir);
 	ps_result_init(res, path);
 }
 
@@ -75,17 +76,32 @@ ps_result_removed_dir(struct ps_result *res)
  * Counts each directory at or below the first __pycache__ component of
  * name once: "a/__pycache__/x/y.pyc" brings "a/__pycache__" and
  * "a/__pycache__/x", whether or not the archive has entries for them.
+ * The members of one directory mostly come one after another: when the
+ * deepest directory a name brings is the last one counted, so are all
+ * those above it, and the set is not asked.
  */
 static int
 count_dirs(struct ps_result *res, const char *name, bool is_dir)
 {
 	size_t len = strlen(name);
-	size_t end, i;
+	size_t end, i, deep;
 
 	while (len > 0 && name[len - 1] == '/')
 		len--;
 	end = ps_match_pycache_prefix(name, len);
 	if (end == 0)
+		return 0;
+	/* The deepest: a directory itself, a file's last '/' past end. */
+	deep = len;
+	if (!is_dir) {
+		do {
+			if (deep == end)
+				return 0;  /* a file named like "a/__pycache__" */
+			deep--;
+		} while (name[deep] != '/');
+	}
+	if (res->last_dir != NULL && res->last_dir_len == deep &&
+	    memcmp(res->last_dir, name, deep) == 0)
 		return 0;
 	if (res->dirs_seen == NULL && (res->dirs_seen = ps_strset_new()) == NULL)
 		return -1;
@@ -102,6 +118,16 @@ count_dirs(struct ps_result *res, const char *name, bool is_dir)
 		if (added)
 			ps_result_removed_dir(res);
 	}
+	if (deep + 1 > res->last_dir_cap) {
+		char *b = realloc(res->last_dir, deep + 1);
+
+		if (b == NULL)
+			return -1;
+		res->last_dir = b;
+		res->last_dir_cap = deep + 1;
+	}
+	memcpy(res->last_dir, name, deep);
+	res->last_dir_len = deep;
 	return 0;
 }
 
