@@ -139,7 +139,7 @@ struct ps_zip {
 	size_t n;
 	size_t *order;           /* entry indices by offset */
 	char *namebuf;           /* one name and a NUL, for match.h */
-	size_t *table;           /* by name without "./": index + 1 */
+	uint32_t *table;         /* by name without "./": index + 1 */
 	size_t table_cap;
 	unsigned char *scratch;  /* LOCAL_LEN + 2 * 65535 */
 };
@@ -466,6 +466,9 @@ index_names(struct ps_zip *z, struct ps_error *err)
 	size_t cap = 64, i;
 	char buf[NAMEBUF];
 
+	/* 32-bit slots: half the memory of size_t ones, and faster. */
+	if (z->n >= UINT32_MAX / 2)
+		return ps_error_input(err, "zip: too many entries (%zu)", z->n);
 	while (cap < z->n * 2 + 2)
 		cap *= 2;
 	z->table = calloc(cap, sizeof *z->table);
@@ -486,7 +489,7 @@ index_names(struct ps_zip *z, struct ps_error *err)
 				return ps_error_input(err,
 				    "zip: duplicate name %s", NAME(e, buf));
 		}
-		z->table[s] = i + 1;
+		z->table[s] = (uint32_t)(i + 1);
 	}
 	return 0;
 }
