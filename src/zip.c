@@ -2051,16 +2051,16 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
 		size_t len;
-		const char *k, *n;
+		const char *k, *full;
 
 		if (e->fate != LOOSE)
 			continue;
 		e->fate = REMOVE;
 		k = key_of(e, &len);
-		n = c_name(z, e) + (k - e->name);
-		if (lookup(z, n, len - 1, false) >= 0)
+		full = c_name(z, e);
+		if (lookup(z, full + (k - e->name), len - 1, false) >= 0)
 			continue;
-		if (ps_result_sourceless(res, opts, c_name(z, e)) < 0)
+		if (ps_result_sourceless(res, opts, full) < 0)
 			return ps_error_nomem(err);
 		if (opts->keep_sourceless) {
 			e->fate = KEEP;
