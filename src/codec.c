@@ -107,9 +107,14 @@ static void
 q_finish(struct queue *q, const struct ps_error *err)
 {
 	pthread_mutex_lock(&q->mu);
-	q->end = err == NULL ? 1 : -1;
-	if (err != NULL)
-		q->err = *err;
+	/* A consumer that already failed keeps its error: finishing must
+	 * not turn it into success (an encoder whose set-up failed before
+	 * it took the first buffer wrote nothing). */
+	if (q->end >= 0) {
+		q->end = err == NULL ? 1 : -1;
+		if (err != NULL)
+			q->err = *err;
+	}
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }

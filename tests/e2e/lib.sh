@@ -37,6 +37,8 @@ run_case() { # NAME FUNCTION
 		rm -rf "$_dir" "$_dir.log"
 	else
 		echo "not ok $_n - $1 (exit $_rc; kept $_dir)"
+		# The reason first: a CI log may show only the first lines.
+		grep '^FAIL: ' "$_dir.log" | tail -n 3 | sed 's/^/#   /'
 		tail -n 25 "$_dir.log" | sed 's/^/#   /'
 		_failed=$((_failed + 1))
 	fi

@@ -596,3 +596,39 @@ Test(codec, zstd_reader_takes_frames_one_after_another)
 	free(data);
 	close(fd);
 }
+
+/*
+ * An encoder thread whose set-up fails (here: a level its library refuses)
+ * before the writer finishes: the finish reports the failure.  It once
+ * turned into success, and an empty archive was put in place of a .tar.xz
+ * (found by fault injection: malloc failing inside lzma_stream_encoder_mt).
+ */
+static void
+failed_setup(enum ps_codec c, int level)
+{
+	char path[400];
+	struct ps_error err = { 0 };
+	struct ps_codec_writer *w;
+	uint64_t written = 0;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/bad", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	w = ps_codec_writer_new(c, level, 1, fd, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	cr_assert_eq(ps_codec_write(w, "data", 4, &err), 0, "%s", err.msg);
+	usleep(100 * 1000);  /* the thread has given up by now */
+	cr_assert_eq(ps_codec_writer_finish(w, &written, &err), -1,
+	    "%s: finish succeeded after the encoder failed",
+	    ps_codec_name(c));
+	cr_assert_neq(err.msg[0], '\0');
+	ps_codec_writer_free(w);
+	close(fd);
+}
+
+Test(codec, encoder_setup_failure_is_reported)
+{
+	failed_setup(PS_CODEC_XZ, 10);
+	failed_setup(PS_CODEC_BZIP2, 0);
+}
