@@ -1901,7 +1901,6 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
     struct ps_error *err)
 {
 	const struct entry *re = &z->e[w->record];
-	struct ps_record check;
 	char *text = NULL;
 	size_t len, i;
 	int rc = -1;
@@ -1909,23 +1908,21 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 	for (i = 0; i < z->n; i++)
 		if (z->e[i].fate == REMOVE && w->row_of[i] >= 0)
 			ps_record_drop_row(&w->rec, (size_t)w->row_of[i]);
+	/*
+	 * The rows left are the new RECORD's, whole lines each: they must
+	 * list exactly the files kept (PyPI's check on upload).
+	 */
+	if (check_record(z, w, &w->rec, true, NULL, err) < 0)
+		return -1;
 	text = ps_record_render(&w->rec, &len);
 	if (text == NULL)
 		return ps_error_nomem(err);
-	/* The old RECORD is done with: its memory goes before the check's. */
 	ps_record_release(&w->rec);
 	w->parsed = false;
 	free(w->text);
 	w->text = NULL;
 	free(w->row_of);
 	w->row_of = NULL;
-	if (ps_record_parse(&check, text, len, err) < 0)
-		goto out;
-	rc = check_record(z, w, &check, true, NULL, err);
-	ps_record_release(&check);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	nr->usize = len;
 	nr->crc = libdeflate_crc32(0, text, len);
 	nr->flags = re->flags & ~(FLAG_DD | FLAG_DEFLATE_OPTS);
@@ -2115,7 +2112,10 @@ report_removed(struct ps_zip *z, const struct ps_options *opts,
 /*
  * The RECORD work of a wheel (read, check, edit, compress) runs in a
  * thread of its own while the members before RECORD are copied: it is
- * most of the CPU time on a big wheel, the copy most of the rest.
+ * most of the CPU time on a big wheel, the copy most of the rest.  The
+ * list of removed members for the summary goes to whichever thread is
+ * free first: this one after the RECORD, or the copying one when the
+ * copy is done before.
  */
 struct record_job {
 	struct ps_zip *z;
@@ -2124,6 +2124,7 @@ struct record_job {
 	const struct ps_options *opts;
 	struct ps_result *res;    /* only this thread touches its lists */
 	struct check_share *checks; /* a share of these first, or NULL */
+	atomic_bool listed;       /* report_removed() taken by a thread */
 	struct ps_error err;
 	int rc;
 	pthread_t thread;
@@ -2144,7 +2145,7 @@ record_worker(void *arg)
 	j->rc = load_record(j->z, j->w, &j->err);
 	if (j->rc == 0)
 		j->rc = build_record(j->z, j->w, j->nr, &j->err);
-	if (j->rc == 0 && j->res != NULL)
+	if (j->rc == 0 && j->res != NULL && !atomic_exchange(&j->listed, true))
 		j->rc = report_removed(j->z, j->opts, j->res, &j->err);
 	return NULL;
 }
@@ -2173,8 +2174,14 @@ static int
 join_hook(void *arg)
 {
 	struct join_ctx *c = arg;
+	struct record_job *j = c->job;
+	int rc = 0;
 
-	return record_join(c->job, c->err);
+	if (j->running && j->res != NULL && !atomic_exchange(&j->listed, true))
+		rc = report_removed(j->z, j->opts, j->res, c->err);
+	if (record_join(j, c->err) < 0)
+		return -1;
+	return rc;
 }
 
 /* Marks a wheel's signatures for dropping and lists them in res. */
