@@ -2122,7 +2122,7 @@ struct record_job {
 	struct wheel *w;
 	struct new_record *nr;
 	const struct ps_options *opts;
-	struct ps_result *res;    /* only this thread touches its lists */
+	struct ps_result *res;    /* its lists: the thread that took them */
 	struct check_share *checks; /* a share of these first, or NULL */
 	atomic_bool listed;       /* report_removed() taken by a thread */
 	struct ps_error err;
