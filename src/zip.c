@@ -72,6 +72,9 @@
 #define METHOD_DEFLATE 8
 
 #define COPY_BUF (1u << 20)
+/* copy_checked()'s window: it stays in the cache (a 1 MiB one is 30 %
+ * slower); any local header that does not fit is read on its own. */
+#define CHECK_WIN (64u << 10)
 /* z->scratch: a local header with the longest name and extra field, then
  * room for a rebuilt extra field (the old one plus a zip64 field). */
 #define SCRATCH_X   (LOCAL_LEN + 2 * 65535 + 2)
@@ -99,7 +102,6 @@ struct entry {
 	unsigned char dd_len; /* length of the data descriptor, or 0 */
 	bool is_dir;
 	bool dir_like;        /* the name ends in '/' or '\' (dir_like()) */
-	bool dd;              /* flag bit 3: a data descriptor follows */
 	bool checked;
 };
 
@@ -938,42 +940,47 @@ match_dd(const struct entry *e, const unsigned char *p, size_t avail,
 }
 
 /*
- * Reads entry i's local header (APPNOTE 4.3.7) into h (SCRATCH_X bytes)
- * and checks it against the central directory: same name, method and
+ * The length of e's local header (APPNOTE 4.3.7) whose first LOCAL_LEN
+ * bytes are at h: name and extra field included, checked to fit in the
+ * space before the next entry.  Returns 0 with err set when h holds no
+ * local header or it does not fit.
+ */
+static size_t
+header_len(const struct entry *e, const unsigned char *h,
+    struct ps_error *err)
+{
+	size_t need;
+	char buf[NAMEBUF];
+
+	if (get32(h) != SIG_LOCAL) {
+		ps_error_input(err, "zip: no local header for %s", NAME(e, buf));
+		return 0;
+	}
+	need = LOCAL_LEN + (size_t)get16(h + 26) + get16(h + 28);
+	if (need > e->limit - e->offset) {
+		ps_error_input(err, "zip: local header of %s runs into the next "
+		    "entry", NAME(e, buf));
+		return 0;
+	}
+	return need;
+}
+
+/*
+ * Checks e's whole local header, at h (its length known good from
+ * header_len()), against the central directory: same name, method and
  * flags; same CRC and sizes unless a data descriptor follows (then the
  * descriptor must agree); data and descriptor within the space before
  * the next entry.
  */
 static int
-check_entry(struct ps_zip *z, size_t i, unsigned char *h,
+check_header(struct ps_zip *z, struct entry *e, const unsigned char *h,
     struct ps_error *err)
 {
-	struct entry *e = &z->e[i];
-	uint64_t avail = e->limit - e->offset;
-	size_t want = LOCAL_LEN + e->name_len + 128, need;
-	size_t nlen, xlen, z64_len;
+	size_t nlen = get16(h + 26), xlen = get16(h + 28), z64_len;
 	const unsigned char *z64;
 	uint64_t lcs, lus;
 	char buf[NAMEBUF];
 
-	if (e->checked)
-		return 0;
-	if (want > avail)
-		want = (size_t)avail;
-	if (read_at(z->fd, h, want, e->offset, err) < 0)
-		return -1;
-	if (get32(h) != SIG_LOCAL)
-		return ps_error_input(err, "zip: no local header for %s",
-		    NAME(e, buf));
-	nlen = get16(h + 26);
-	xlen = get16(h + 28);
-	need = LOCAL_LEN + nlen + xlen;
-	if (need > avail)
-		return ps_error_input(err, "zip: local header of %s runs into "
-		    "the next entry", NAME(e, buf));
-	if (need > want && read_at(z->fd, h + want, need - want,
-	    e->offset + want, err) < 0)
-		return -1;
 	if (nlen != e->name_len ||
 	    memcmp(h + LOCAL_LEN, e->name, nlen) != 0)
 		return ps_error_input(err, "zip: local and central names of %s "
@@ -988,12 +995,11 @@ check_entry(struct ps_zip *z, size_t i, unsigned char *h,
 		return ps_error_input(err, "zip: local header of %s has a "
 		    "malformed extra field", NAME(e, buf));
 	e->local_len = (uint32_t)(nlen + xlen);
-	e->dd = (e->flags & FLAG_DD) != 0;
 	e->dd_len = 0;
 	if (e->csize > e->limit - data_of(e))
 		return ps_error_input(err, "zip: data of %s runs past the next "
 		    "entry", NAME(e, buf));
-	if (!e->dd) {
+	if (!(e->flags & FLAG_DD)) {
 		size_t k = 0;
 
 		if (get32(h + 14) != e->crc)
@@ -1044,92 +1050,57 @@ sizes:
 	    NAME(e, buf));
 }
 
+/* How much of an entry's start to read for its local header at once. */
+static size_t
+header_want(const struct entry *e)
+{
+	uint64_t avail = e->limit - e->offset;
+	size_t want = LOCAL_LEN + e->name_len + 128;
+
+	return want > avail ? (size_t)avail : want;
+}
+
+/*
+ * Reads entry i's local header into h (SCRATCH_X bytes) and checks it
+ * (check_header()).
+ */
+static int
+check_entry(struct ps_zip *z, size_t i, unsigned char *h,
+    struct ps_error *err)
+{
+	struct entry *e = &z->e[i];
+	size_t want = header_want(e), need;
+
+	if (e->checked)
+		return 0;
+	if (read_at(z->fd, h, want, e->offset, err) < 0)
+		return -1;
+	need = header_len(e, h, err);
+	if (need == 0)
+		return -1;
+	if (need > want && read_at(z->fd, h + want, need - want,
+	    e->offset + want, err) < 0)
+		return -1;
+	return check_header(z, e, h, err);
+}
+
 int
 ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 {
 	return check_entry(z, i, z->scratch, err);
 }
 
-/*
- * The checks of every kept entry's local header, shared in chunks between
- * the main thread and the RECORD worker, which takes its share before its
- * RECORD work (a wheel's 13,000 kept headers are 13,000 reads: 20 ms one
- * after the other).  A chunk once taken is finished unless a check in it
- * fails, so the failure reported is the first in entry order, as when one
- * thread checks them all.
- */
-#define CHECK_CHUNK 256
-
-struct check_share {
-	struct ps_zip *z;
-	atomic_size_t next;       /* the first entry of the next chunk */
-	atomic_bool failed;       /* take no more chunks */
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool helper_done;         /* the worker has taken its last chunk */
-	size_t fail_at[2];        /* the first failing entry of each side */
-	struct ps_error err[2];
-};
-
-/* Checks chunks until none is left; side 0 is the main thread. */
-static void
-check_chunks(struct check_share *c, int side, unsigned char *buf)
-{
-	struct ps_zip *z = c->z;
-
-	while (!atomic_load(&c->failed)) {
-		size_t i = atomic_fetch_add(&c->next, CHECK_CHUNK), end;
-
-		if (i >= z->n)
-			return;
-		end = z->n - i < CHECK_CHUNK ? z->n : i + CHECK_CHUNK;
-		for (; i < end; i++) {
-			if (z->e[i].fate != KEEP ||
-			    check_entry(z, i, buf, &c->err[side]) == 0)
-				continue;
-			c->fail_at[side] = i;
-			atomic_store(&c->failed, true);
-			return;
-		}
-	}
-}
-
-/* The worker's share: its chunks, then word to the main thread. */
-static void
-check_helper(struct check_share *c)
-{
-	unsigned char *buf = malloc(SCRATCH_X);
-
-	if (buf != NULL)
-		check_chunks(c, 1, buf);
-	free(buf);
-	pthread_mutex_lock(&c->lock);
-	c->helper_done = true;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->lock);
-}
-
-/*
- * The main thread's share, then a wait for the worker's (when helped);
- * returns 0, or -1 with the first failure in err.
- */
+/* Checks every kept entry's local header; -1 with err at the first bad one. */
 static int
-check_kept(struct check_share *c, bool helped, struct ps_error *err)
+check_kept(struct ps_zip *z, struct ps_error *err)
 {
-	int side;
+	size_t i;
 
-	check_chunks(c, 0, c->z->scratch);
-	if (helped) {
-		pthread_mutex_lock(&c->lock);
-		while (!c->helper_done)
-			pthread_cond_wait(&c->cv, &c->lock);
-		pthread_mutex_unlock(&c->lock);
-	}
-	if (!atomic_load(&c->failed))
-		return 0;
-	side = c->fail_at[0] <= c->fail_at[1] ? 0 : 1;
-	*err = c->err[side];
-	return -1;
+	for (i = 0; i < z->n; i++)
+		if (z->e[i].fate == KEEP &&
+		    check_entry(z, i, z->scratch, err) < 0)
+			return -1;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1322,18 +1293,20 @@ struct out {
 	int fd;               /* -1: only count (dry run) */
 	int in;
 	uint64_t pos;
-	unsigned char *buf;
+	unsigned char *buf;   /* COPY_BUF bytes */
 	size_t fill;
+	bool check;           /* check local headers while copying */
 	struct ps_error *err;
 };
 
+/* Writes n bytes at p to the output (none when only counting). */
 static int
-out_flush(struct out *o)
+write_all(struct out *o, const unsigned char *p, size_t n)
 {
 	size_t done = 0;
 
-	while (o->fd >= 0 && done < o->fill) {
-		ssize_t w = write(o->fd, o->buf + done, o->fill - done);
+	while (o->fd >= 0 && done < n) {
+		ssize_t w = write(o->fd, p + done, n - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -1341,8 +1314,16 @@ out_flush(struct out *o)
 			return ps_error_sys(o->err, errno, "cannot write");
 		done += (size_t)w;
 	}
-	o->fill = 0;
 	return 0;
+}
+
+static int
+out_flush(struct out *o)
+{
+	size_t n = o->fill;
+
+	o->fill = 0;
+	return write_all(o, o->buf, n);
 }
 
 static int
@@ -1422,6 +1403,90 @@ out_copy(struct out *o, uint64_t from, uint64_t n)
 }
 
 /*
+ * Reads the input from `from` into o's buffer: CHECK_WIN bytes, or fewer
+ * when hi is nearer.  Returns 0 with *end set to where they end, or -1
+ * with o->err set.
+ */
+static int
+window_fill(struct out *o, uint64_t from, uint64_t hi, uint64_t *end)
+{
+	size_t n = hi - from < CHECK_WIN ? (size_t)(hi - from) : CHECK_WIN;
+
+	*end = from + n;
+	return read_at(o->in, o->buf, n, from, o->err);
+}
+
+/* Writes the input's [from, to), which is in the window at ws. */
+static int
+window_write(struct out *o, uint64_t ws, uint64_t from, uint64_t to)
+{
+	o->pos += to - from;
+	return write_all(o, o->buf + (from - ws), (size_t)(to - from));
+}
+
+/*
+ * Copies the kept entries order[from, to), raw and in file order, none
+ * of them checked yet: reads their bytes through a window small enough
+ * to stay in the cache, checks each local header there (check_header(),
+ * as check_entry() would) and writes what belongs to an entry, leaving
+ * out any bytes between entries.  The 13,000 kept headers of a big
+ * wheel thus cost no read of their own.  Returns 0, or -1 with o->err
+ * set, the first failing entry in file order named.
+ */
+static int
+copy_checked(struct out *o, struct ps_zip *z, size_t from, size_t to)
+{
+	uint64_t hi = z->e[z->order[to - 1]].limit;
+	uint64_t ws = 0, we = 0;        /* the window: input [ws, we) */
+	uint64_t pend = 0, cur = 0;     /* [pend, cur) is yet to be written */
+	size_t k;
+
+	if (out_flush(o) < 0)
+		return -1;
+	for (k = from; k < to; k++) {
+		size_t i = z->order[k], need;
+		struct entry *e = &z->e[i];
+		const unsigned char *h;
+		uint64_t end;
+
+		if (e->offset != cur) {
+			/* The first entry, or bytes between two. */
+			if (window_write(o, ws, pend, cur) < 0)
+				return -1;
+			pend = cur = e->offset;
+		}
+		if (e->offset < ws || e->offset + header_want(e) > we) {
+			if (window_write(o, ws, pend, cur) < 0 ||
+			    window_fill(o, e->offset, hi, &we) < 0)
+				return -1;
+			ws = pend = cur = e->offset;
+		}
+		h = o->buf + (e->offset - ws);
+		if (!e->checked) {
+			need = header_len(e, h, o->err);
+			if (need == 0)
+				return -1;
+			if (need <= we - e->offset ?
+			    check_header(z, e, h, o->err) < 0 :
+			    check_entry(z, i, z->scratch, o->err) < 0)
+				return -1;
+		}
+		e->new_offset = o->pos + (e->offset - pend);
+		end = end_of(e);
+		while (cur < end) {
+			if (cur == we) {
+				if (window_write(o, ws, pend, cur) < 0 ||
+				    window_fill(o, cur, hi, &we) < 0)
+					return -1;
+				ws = pend = cur;
+			}
+			cur = end < we ? end : we;
+		}
+	}
+	return window_write(o, ws, pend, cur);
+}
+
+/*
  * Copies the extra field at p (len bytes) to out without its zip64 field,
  * then appends a zip64 field holding the n values in v (when n > 0): at
  * the old one's place, or at the end.  Returns the new length.
@@ -1479,7 +1544,7 @@ struct new_record {
 static bool
 rebuilt(const struct entry *e)
 {
-	return e->dd && !(e->flags & FLAG_ENCRYPTED);
+	return (e->flags & (FLAG_DD | FLAG_ENCRYPTED)) == FLAG_DD;
 }
 
 /* Version needed to extract, raised to at least v. */
@@ -1622,12 +1687,30 @@ write_archive(struct out *o, struct ps_zip *z, const struct new_record *nr,
 			continue;
 		}
 		if (rebuilt(e)) {
+			if (o->check && check_entry(z, z->order[i], z->scratch,
+			    o->err) < 0)
+				return -1;
 			e->new_offset = o->pos;
 			if (write_local(o, z, e, e->method, e->flags & ~FLAG_DD,
 			    e->crc, e->csize, e->usize) < 0 ||
 			    out_copy(o, data_of(e), e->csize) < 0)
 				return -1;
 			i++;
+			continue;
+		}
+		if (o->check) {
+			/* A run of kept raw entries, unchecked yet. */
+			size_t k = i;
+
+			for (i++; i < z->n; i++) {
+				struct entry *f = &z->e[z->order[i]];
+
+				if (f->fate != KEEP || rebuilt(f) ||
+				    z->order[i] == nr->index)
+					break;
+			}
+			if (copy_checked(o, z, k, i) < 0)
+				return -1;
 			continue;
 		}
 		/* A run of kept raw entries, contiguous in the input. */
@@ -2123,7 +2206,6 @@ struct record_job {
 	struct new_record *nr;
 	const struct ps_options *opts;
 	struct ps_result *res;    /* its lists: the thread that took them */
-	struct check_share *checks; /* a share of these first, or NULL */
 	atomic_bool listed;       /* report_removed() taken by a thread */
 	struct ps_error err;
 	int rc;
@@ -2136,12 +2218,6 @@ record_worker(void *arg)
 {
 	struct record_job *j = arg;
 
-	if (j->checks != NULL) {
-		check_helper(j->checks);
-		/* A failed check is the main thread's to report. */
-		if (atomic_load(&j->checks->failed))
-			return NULL;
-	}
 	j->rc = load_record(j->z, j->w, &j->err);
 	if (j->rc == 0)
 		j->rc = build_record(j->z, j->w, j->nr, &j->err);
@@ -2212,7 +2288,6 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	struct wheel w = { 0 };
 	struct new_record nr = { 0 };
 	struct record_job job = { 0 };
-	struct check_share share = { 0 };
 	struct join_ctx jc = { &job, err };
 	struct ps_atomic a = { 0 };
 	struct out o = { 0 };
@@ -2236,12 +2311,8 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 			return ps_error_input(err, "cannot write %s: it is a "
 			    "directory", opts->output);
 	}
-	pthread_mutex_init(&share.lock, NULL);
-	pthread_cond_init(&share.cv, NULL);
-	share.fail_at[0] = share.fail_at[1] = SIZE_MAX;
 	if (zip_open(&z, fd, (uint64_t)st->st_size, false, err) < 0)
 		goto out;
-	share.z = z;
 	removed = decide(z, opts, res, err);
 	if (removed < 0)
 		goto out;
@@ -2258,6 +2329,13 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	 */
 	parallel = whl && w.record != SIZE_MAX && removed > 0 &&
 	    !opts->verify && opts->mode == PS_MODE_STRIP;
+	/*
+	 * The structure of everything kept is checked before the archive
+	 * is replaced: up front, or, when a new archive is written anyway,
+	 * header by header while it is copied (copy_checked()).
+	 */
+	o.check = removed > 0 && !opts->verify &&
+	    opts->mode == PS_MODE_STRIP;
 	if (parallel) {
 		if (ps_zip_check_entry(z, w.record, err) < 0 ||
 		    drop_signatures(z, &w, res, err) < 0)
@@ -2269,19 +2347,15 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 		/* The removed list too: it is off the copy's path there. */
 		job.opts = opts;
 		job.res = res;
-		job.checks = &share;
 		job.running = pthread_create(&job.thread, NULL, record_worker,
 		    &job) == 0;
-		if (!job.running)
-			job.checks = NULL;
 	} else if (whl && w.record != SIZE_MAX && removed > 0) {
 		/* As above: signatures that go are not checked as kept, so a
 		 * dry run or --verify judges what the strip would keep. */
 		if (drop_signatures(z, &w, res, err) < 0)
 			goto out;
 	}
-	/* The structure of everything kept is checked before any change. */
-	if (check_kept(&share, job.running, err) < 0)
+	if (!o.check && check_kept(z, err) < 0)
 		goto out;
 	if (!parallel && w.record != SIZE_MAX &&
 	    load_record(z, &w, err) < 0) {
@@ -2357,8 +2431,6 @@ out:
 	}
 	if (writing)
 		ps_atomic_abort(&a);
-	pthread_cond_destroy(&share.cv);
-	pthread_mutex_destroy(&share.lock);
 	free(o.buf);
 	free(nr.data);
 	release_wheel(&w);

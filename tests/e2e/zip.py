@@ -669,8 +669,14 @@ def _():
     z = parse("dd.zip", strict=False)
     check(any(e.flags & 8 for e in z["entries"]), "no data descriptors")
     shutil.copy("dd.zip", "orig.zip")
+    shutil.copy("dd.zip", "plain.zip")
     pycstrip("--verify", "dd.zip")
     strict_compare("dd.zip", "orig.zip")
+    # Without --verify the headers are checked while copying.
+    pycstrip("plain.zip")
+    strict_compare("plain.zip", "orig.zip")
+    check(open("plain.zip", "rb").read() == open("dd.zip", "rb").read(),
+          "a strip with --verify and one without differ")
     run("unzip", "-tq", "dd.zip")
     with zipfile.ZipFile("dd.zip") as zz:
         check(zz.testzip() is None, "testzip")
@@ -719,8 +725,12 @@ def _():
         f.write(struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 3, 3, end - cd,
                             cd, 0))
     shutil.copy("big.zip", "orig.zip")
+    shutil.copy("big.zip", "plain.zip")
     pycstrip("--verify", "big.zip")
     strict_compare("big.zip", "orig.zip")
+    pycstrip("plain.zip")
+    check(open("plain.zip", "rb").read() == open("big.zip", "rb").read(),
+          "a strip with --verify and one without differ")
     with zipfile.ZipFile("big.zip") as z:
         check(z.namelist() == [name.decode(), "p/after.py"], z.namelist())
         check(z.read(name.decode()) == data, "data")

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +21,7 @@ struct member {
 	const char *data;
 	bool dd;          /* data descriptor after the data, bit 3 set */
 	size_t lextra;    /* bytes of local extra field (one 0xcafe record) */
+	size_t gap;       /* junk bytes before the local header */
 };
 
 struct built {
@@ -68,6 +71,8 @@ build(struct built *b, const char *prefix, const struct member *m, size_t n,
 		uint32_t crc = (uint32_t)crc32(0, (const Bytef *)m[i].data,
 		    (uInt)dl);
 
+		memset(p + o, 0x5a, m[i].gap);
+		o += m[i].gap;
 		b->local[i] = o;
 		p32(p + o, 0x04034b50);
 		p16(p + o + 4, 20);
@@ -171,8 +176,8 @@ out:
 }
 
 static const struct member two[] = {
-	{ "pkg/__init__.py", "X = 1\n", false, 0 },
-	{ "pkg/__pycache__/__init__.cpython-311.pyc", "bytecode!", false, 0 },
+	{ "pkg/__init__.py", "X = 1\n", false, 0, 0 },
+	{ "pkg/__pycache__/__init__.cpython-311.pyc", "bytecode!", false, 0, 0 },
 };
 
 static void
@@ -360,8 +365,8 @@ Test(zip, overlapping_members_are_refused)
 Test(zip, duplicate_names_are_refused)
 {
 	static const struct member dup[] = {
-		{ "a.py", "1", false, 0 },
-		{ "a.py", "2", false, 0 },
+		{ "a.py", "1", false, 0, 0 },
+		{ "a.py", "2", false, 0, 0 },
 	};
 	static struct built b;
 
@@ -516,8 +521,8 @@ Test(zip, member_over_4gib_in_a_sparse_file)
 Test(zip, data_descriptor_must_agree)
 {
 	static const struct member dd[] = {
-		{ "a.py", "print(1)\n", true, 0 },
-		{ "b.txt", "bbbb", true, 0 },
+		{ "a.py", "print(1)\n", true, 0, 0 },
+		{ "b.txt", "bbbb", true, 0, 0 },
 	};
 	static struct built b;
 	struct ps_error err;
@@ -561,9 +566,9 @@ Test(zip, central_directory_must_be_exactly_its_entries)
 Test(zip, mutations_never_crash)
 {
 	static const struct member m[] = {
-		{ "pkg/__init__.py", "X = 1\n", false, 0 },
-		{ "pkg/a.py", "print('a')\n", true, 0 },
-		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false, 0 },
+		{ "pkg/__init__.py", "X = 1\n", false, 0, 0 },
+		{ "pkg/a.py", "print('a')\n", true, 0, 0 },
+		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false, 0, 0 },
 	};
 	static struct built b;
 	static unsigned char mut[sizeof b.buf + 64];
@@ -645,4 +650,241 @@ Test(zip, local_header_longer_than_64k)
 	m[1].data = "x";
 	build(&b, NULL, m, 2, NULL);
 	cr_assert_eq(parse_all(b.buf, b.len, &err, NULL), 0, "%s", err.msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* stripping: the headers checked while the kept members are copied */
+
+static char strip_dir[] = "/tmp/pycstrip-zip-XXXXXX";
+
+static void
+strip_setup(void)
+{
+	cr_assert_not_null(mkdtemp(strip_dir));
+}
+
+static void
+strip_teardown(void)
+{
+	rmdir(strip_dir);
+}
+
+/* Files in strip_dir besides "out.zip". */
+static int
+strays(void)
+{
+	DIR *d = opendir(strip_dir);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "out.zip") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * Runs ps_zip_run on the len bytes at p as "in.zip": a dry run, or a
+ * strip into strip_dir/out.zip.  Returns its status; err and *after (the
+ * new size) say how it went.
+ */
+static int
+strip_run(const unsigned char *p, size_t len, enum ps_mode mode,
+    struct ps_error *err, int64_t *after)
+{
+	struct ps_options opts = { 0 };
+	struct ps_result res;
+	char out[64];
+	struct stat st;
+	int fd = memfd_of(p, len);
+	int rc;
+
+	snprintf(out, sizeof out, "%s/out.zip", strip_dir);
+	opts.mode = mode;
+	opts.level = -1;
+	opts.threads = 1;
+	opts.output = mode == PS_MODE_STRIP ? out : NULL;
+	cr_assert_eq(fstat(fd, &st), 0);
+	ps_result_init(&res, "in.zip");
+	ps_error_clear(err);
+	rc = ps_zip_run(&opts, "in.zip", fd, &st, &res, err);
+	*after = res.bytes_after;
+	ps_result_release(&res);
+	close(fd);
+	return rc;
+}
+
+/* Strips b into out.zip and expects exactly the bytes of want. */
+static void
+expect_stripped_to(const struct built *b, const struct built *want)
+{
+	static unsigned char got[sizeof b->buf];
+	struct ps_error err;
+	int64_t after;
+	char out[64];
+	FILE *f;
+	size_t n;
+
+	cr_assert_eq(strip_run(b->buf, b->len, PS_MODE_STRIP, &err, &after),
+	    0, "%s", err.msg);
+	snprintf(out, sizeof out, "%s/out.zip", strip_dir);
+	f = fopen(out, "rb");
+	cr_assert_not_null(f);
+	n = fread(got, 1, sizeof got, f);
+	fclose(f);
+	unlink(out);
+	cr_assert_eq(strays(), 0);
+	cr_assert_eq((int64_t)n, after);
+	cr_assert_eq(n, want->len);
+	cr_assert(memcmp(got, want->buf, n) == 0, "output differs");
+}
+
+Test(zip, bytes_between_kept_members_are_left_out,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	static const struct member in[] = {
+		{ "pkg/a.py", "A = 1\n", false, 0, 0 },
+		{ "pkg/b.py", "B = 2\n", false, 0, 7 },
+		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false, 0,
+		    0 },
+		{ "pkg/c.py", "C = 3\n", false, 0, 3 },
+		{ "pkg/d.py", "D = 4\n", false, 0, 11 },
+	};
+	static const struct member out[] = {
+		{ "pkg/a.py", "A = 1\n", false, 0, 0 },
+		{ "pkg/b.py", "B = 2\n", false, 0, 0 },
+		{ "pkg/c.py", "C = 3\n", false, 0, 0 },
+		{ "pkg/d.py", "D = 4\n", false, 0, 0 },
+	};
+	static struct built b, want;
+
+	build(&b, "#!/usr/bin/env python3\n", in, 5, "comment");
+	build(&want, "#!/usr/bin/env python3\n", out, 4, "comment");
+	expect_stripped_to(&b, &want);
+}
+
+Test(zip, members_larger_than_the_copy_window,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	/* The second header straddles the first 64 KiB; the third member
+	 * spans several windows; the fourth header is over 64 KiB long. */
+	static char d0[65536 - 30 - 8 - 10 + 1], d2[100001], name[2001];
+	static struct member in[5], out[4];
+	static struct built b, want;
+	size_t i;
+
+	memset(d0, 'a', sizeof d0 - 1);
+	for (i = 0; i + 1 < sizeof d2; i++)
+		d2[i] = (char)('a' + i % 23);
+	memset(name, 'n', sizeof name - 1);
+	in[0] = (struct member){ "pkg/a.py", d0, false, 0, 0 };
+	in[1] = (struct member){ "pkg/b.py", "B = 2\n", false, 0, 0 };
+	in[2] = (struct member){ "pkg/c.dat", d2, false, 0, 0 };
+	in[3] = (struct member){ name, "long header", false, 64000, 0 };
+	in[4] = (struct member){ "pkg/__pycache__/a.cpython-311.pyc",
+	    "bytecode", false, 0, 0 };
+	for (i = 0; i < 4; i++)
+		out[i] = in[i];
+	build(&b, NULL, in, 5, NULL);
+	build(&want, NULL, out, 4, NULL);
+	cr_assert_lt(b.local[1], 65536);
+	cr_assert_gt(b.local[1] + 30 + 8, 65536);
+	expect_stripped_to(&b, &want);
+	/* And with the bytecode first, so that nothing starts at 0. */
+	in[0] = (struct member){ "pkg/__pycache__/a.cpython-311.pyc",
+	    "bytecode", false, 0, 0 };
+	for (i = 1; i < 5; i++)
+		in[i] = out[i - 1];
+	build(&b, NULL, in, 5, NULL);
+	expect_stripped_to(&b, &want);
+}
+
+/*
+ * A strip checks each kept local header as it copies it; a dry run
+ * checks them all first.  Over thousands of damaged archives both must
+ * give the same answer and message, a strip that succeeds must write an
+ * archive whose every member checks, and none may leave a file behind.
+ */
+Test(zip, strip_refuses_exactly_what_a_dry_run_refuses,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	static const struct member m[] = {
+		{ "pkg/__init__.py", "X = 1\n", false, 0, 0 },
+		{ "pkg/a.py", "print('a')\n", true, 0, 0 },
+		{ "pkg/__pycache__/a.cpython-311.pyc", "bytecode", false, 0, 0 },
+		{ "pkg/b.py", "print('b')\n", false, 9, 0 },
+		{ "pkg/c.py", "print('c')\n", false, 0, 0 },
+	};
+	static struct built b;
+	static unsigned char mut[sizeof b.buf + 64];
+	static unsigned char got[sizeof b.buf + 64];
+	unsigned seed = 4242;
+	size_t hot[24], nhot = 0, i, refused = 0, written = 0;
+	char out[64];
+
+	snprintf(out, sizeof out, "%s/out.zip", strip_dir);
+	build(&b, "#!/bin/sh\n", m, 5, "comment");
+	for (i = 0; i < 5; i++) {
+		hot[nhot++] = b.local[i];
+		hot[nhot++] = b.local[i] + 6 + (i * 4) % 24;
+		hot[nhot++] = b.central[i] + 20 + (i * 11) % 26;
+	}
+	hot[nhot++] = b.local[2] - 16;
+	hot[nhot++] = b.cd - 4;
+	for (i = 0; i < 4000; i++) {
+		struct ps_error dry, strip;
+		int64_t dry_after, strip_after;
+		int rd, rs;
+		size_t len = b.len, k;
+
+		memcpy(mut, b.buf, b.len);
+		seed = seed * 1103515245 + 12345;
+		switch (i % 3) {
+		case 0:
+			k = hot[(seed >> 8) % nhot] + (seed >> 20) % 4;
+			mut[k % len] = (unsigned char)(seed >> 3);
+			break;
+		case 1:
+			k = (seed >> 4) % b.cd;
+			mut[k] ^= (unsigned char)(1u << ((seed >> 24) % 8));
+			break;
+		default:
+			k = hot[(seed >> 8) % nhot];
+			mut[k % len] ^= 0xff;
+			mut[(k + 1) % len] = (unsigned char)(seed >> 11);
+			break;
+		}
+		rd = strip_run(mut, len, PS_MODE_DRY_RUN, &dry, &dry_after);
+		rs = strip_run(mut, len, PS_MODE_STRIP, &strip, &strip_after);
+		cr_assert_eq(rs, rd, "mutation %zu: dry run %d (%s), strip %d "
+		    "(%s)", i, rd, dry.msg, rs, strip.msg);
+		cr_assert_eq(strays(), 0, "mutation %zu left a file", i);
+		if (rd < 0) {
+			cr_assert_str_eq(strip.msg, dry.msg, "mutation %zu", i);
+			cr_assert_eq(access(out, F_OK), -1, "mutation %zu", i);
+			refused++;
+			continue;
+		}
+		cr_assert_eq(strip_after, dry_after, "mutation %zu: %lld bytes, "
+		    "a dry run said %lld", i, (long long)strip_after,
+		    (long long)dry_after);
+		if (access(out, F_OK) == 0) {
+			FILE *f = fopen(out, "rb");
+			size_t n = fread(got, 1, sizeof got, f);
+			struct ps_error err;
+
+			fclose(f);
+			unlink(out);
+			cr_assert_eq((int64_t)n, strip_after);
+			cr_assert_eq(parse_all(got, n, &err, NULL), 0,
+			    "mutation %zu: %s", i, err.msg);
+			written++;
+		}
+	}
+	cr_assert_gt(refused, 1000);
+	cr_assert_gt(written, 1000);
 }
