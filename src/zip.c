@@ -1091,15 +1091,18 @@ ps_zip_check_entry(struct ps_zip *z, size_t i, struct ps_error *err)
 	return check_entry(z, i, z->scratch, err);
 }
 
-/* Checks every kept entry's local header; -1 with err at the first bad one. */
+/*
+ * Checks every kept entry's local header in file order, as a strip does
+ * while copying; -1 with err at the first bad one.
+ */
 static int
 check_kept(struct ps_zip *z, struct ps_error *err)
 {
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < z->n; i++)
-		if (z->e[i].fate == KEEP &&
-		    check_entry(z, i, z->scratch, err) < 0)
+	for (k = 0; k < z->n; k++)
+		if (z->e[z->order[k]].fate == KEEP &&
+		    check_entry(z, z->order[k], z->scratch, err) < 0)
 			return -1;
 	return 0;
 }
