@@ -2325,21 +2325,20 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	if (find_record(z, path, whl, &w, err) < 0)
 		goto out;
 	/*
-	 * A file named like a wheel must have a RECORD that matches: a
-	 * mismatch refuses it, and its RECORD work may overlap the checks
-	 * and the copy (every fate is settled before the thread starts; it
-	 * only reads them).  Another zip that merely holds a dist-info is a
-	 * wheel only when its RECORD matches.
-	 */
-	parallel = whl && w.record != SIZE_MAX && removed > 0 &&
-	    !opts->verify && opts->mode == PS_MODE_STRIP;
-	/*
 	 * The structure of everything kept is checked before the archive
 	 * is replaced: up front, or, when a new archive is written anyway,
 	 * header by header while it is copied (copy_checked()).
 	 */
 	o.check = removed > 0 && !opts->verify &&
 	    opts->mode == PS_MODE_STRIP;
+	/*
+	 * A file named like a wheel must have a RECORD that matches: a
+	 * mismatch refuses it, and its RECORD work may overlap the checks
+	 * and the copy (every fate is settled before the thread starts; it
+	 * only reads them).  Another zip that merely holds a dist-info is a
+	 * wheel only when its RECORD matches.
+	 */
+	parallel = o.check && whl && w.record != SIZE_MAX;
 	if (parallel) {
 		if (ps_zip_check_entry(z, w.record, err) < 0 ||
 		    drop_signatures(z, &w, res, err) < 0)
