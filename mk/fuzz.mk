@@ -33,7 +33,7 @@ $(FUZZ_DIR)/libpycstrip.a: $(FUZZ_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpycstrip.a
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_archive.h $(FUZZ_DIR)/libpycstrip.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	    $(FUZZ_DIR)/libpycstrip.a $(LDLIBS)
 
@@ -50,11 +50,14 @@ fuzz: deps fuzz-build fuzz-seeds
 	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts $(FUZZ_DIR)/seeds/$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
-	    $(FUZZ_ENV) $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    tmp=$$(mktemp -d $$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp)/psfuzz.XXXXXX); \
+	    PSFUZZ_TMPDIR=$$tmp $(FUZZ_ENV) $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 $$dict \
 	        -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
 	        $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t \
-	        2>$(FUZZ_DIR)/$$t.log || { tail -n 60 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+	        2>$(FUZZ_DIR)/$$t.log || { tail -n 60 $(FUZZ_DIR)/$$t.log; \
+	        echo "fuzz: $$t's files are in $$tmp"; exit 1; }; \
+	    rm -rf "$$tmp"; \
 	    grep -E '^(#[0-9]+.*DONE|stat::)' $(FUZZ_DIR)/$$t.log | sed "s/^/  $$t: /"; \
 	done
 

@@ -11,7 +11,8 @@
  *     again and in which nothing is left to remove (idempotence), and that
  *     passes --verify whenever the input did.
  *
- * Test code: the one global is the directory, made once per process.
+ * Test code: the one global is the directory, made for each input and
+ * removed when it has passed (a failed check leaves it, to look at).
  */
 #ifndef PS_FUZZ_ARCHIVE_H
 #define PS_FUZZ_ARCHIVE_H
@@ -35,10 +36,14 @@ typedef int (*rewriter)(const struct ps_options *, const char *, int,
 
 static char fuzz_dir[64];
 
+/* In $PSFUZZ_TMPDIR (make fuzz: one it removes afterwards), or tmpfs. */
 static void
 fuzz_setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	const char *base = getenv("PSFUZZ_TMPDIR");
+
+	if (base == NULL || strlen(base) > 40)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
 	if (fuzz_dir[0] != '\0')
 		return;
@@ -65,14 +70,25 @@ check_clean(const char *keep)
 	closedir(d);
 }
 
-/*
- * Runs fn on the file at path with mode/verify/output; returns its status
- * and, through *found, what it found.
- */
+/* Removes the input file and the directory, which must hold nothing else. */
+static int
+fuzz_done(const char *in, const char *inname)
+{
+	check_clean(inname);
+	CHECK(unlink(in) == 0);
+	CHECK(rmdir(fuzz_dir) == 0);
+	fuzz_dir[0] = '\0';
+	return 0;
+}
+
 /* Options that vary with the input: --keep-sourceless and an exclude. */
 static bool keep_sourceless;
 static bool exclude_sub;
 
+/*
+ * Runs fn on the file at path with mode/verify/output; returns its status
+ * and, through *found, what it found.
+ */
 static int
 run_once(rewriter fn, const char *path, enum ps_mode mode, bool verify,
     const char *output, uint64_t *found)
@@ -130,7 +146,7 @@ fuzz_archive(const uint8_t *data, size_t size, const char *suffix,
 	CHECK(size == 0 || write(fd, data, size) == (ssize_t)size);
 	if (accept != NULL && !accept(fd, (off_t)size)) {
 		close(fd);
-		return 0;
+		return fuzz_done(in, inname);
 	}
 	close(fd);
 	plain = run_once(fn, in, PS_MODE_DRY_RUN, false, NULL, NULL);
@@ -140,18 +156,15 @@ fuzz_archive(const uint8_t *data, size_t size, const char *suffix,
 	stripped = run_once(fn, in, PS_MODE_STRIP, false, out, NULL);
 	/* A strip refuses what a dry run refuses, and only that. */
 	CHECK((plain == 0) == (stripped == 0));
-	if (stripped < 0) {
-		check_clean(inname);
-		return 0;
-	}
+	if (stripped < 0)
+		return fuzz_done(in, inname);
 	/* The output is accepted again, with nothing left to remove. */
 	CHECK(run_once(fn, out, PS_MODE_DRY_RUN, false, NULL, &found) == 0);
 	CHECK(found == 0);
 	if (verified == 0)
 		CHECK(run_once(fn, out, PS_MODE_DRY_RUN, true, NULL, NULL) == 0);
 	CHECK(unlink(out) == 0);
-	check_clean(inname);
-	return 0;
+	return fuzz_done(in, inname);
 }
 
 #endif
