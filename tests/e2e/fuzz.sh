@@ -20,6 +20,9 @@ fi
 FUZZ=$PYCSTRIP_ROOT/build/fuzz
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# The archive targets' files go in the case's directory, which goes when
+# the case passes (a smoke run's time limit can end one mid-input).
+export PSFUZZ_TMPDIR=.
 
 case_build() {
 	make -s --no-print-directory -C "$PYCSTRIP_ROOT" fuzz-build fuzz-seeds

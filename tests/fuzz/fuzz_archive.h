@@ -34,7 +34,7 @@
 typedef int (*rewriter)(const struct ps_options *, const char *, int,
     const struct stat *, struct ps_result *, struct ps_error *);
 
-static char fuzz_dir[64];
+static char fuzz_dir[512];
 
 /* In $PSFUZZ_TMPDIR (make fuzz: one it removes afterwards), or tmpfs. */
 static void
@@ -42,7 +42,7 @@ fuzz_setup(void)
 {
 	const char *base = getenv("PSFUZZ_TMPDIR");
 
-	if (base == NULL || strlen(base) > 40)
+	if (base == NULL || strlen(base) > 400)
 		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
 	if (fuzz_dir[0] != '\0')
@@ -130,7 +130,7 @@ static int
 fuzz_archive(const uint8_t *data, size_t size, const char *suffix,
     rewriter fn, bool (*accept)(int, off_t))
 {
-	char in[128], out[128], inname[32];
+	char in[600], out[600], inname[32];
 	uint64_t found;
 	int fd, plain, verified, stripped;
 
