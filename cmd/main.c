@@ -50,6 +50,7 @@ static const char usage_text[] =
 "  -n, --dry-run          report what would be removed; change nothing\n"
 "      --check            like --dry-run, but exit 1 when anything is found\n"
 "  -o, --output FILE      archive mode, one PATH: write the result to FILE\n"
+"                         ('-' = stdout)\n"
 "      --json FILE        write the JSON summary to FILE ('-' = stdout)\n"
 "  -x, --exclude GLOB     leave matching paths alone (repeatable)\n"
 "      --keep-sourceless  keep X.pyc/X.pyo outside __pycache__ with no X.py\n"
@@ -407,6 +408,14 @@ parse(struct cli *c, int argc, char **argv, const char ***excludes)
 		return usage_error("%s", "no PATH given");
 	if (c->opts.output != NULL && c->n_paths != 1)
 		return usage_error("%s", "-o/--output takes exactly one PATH");
+	if (c->opts.output != NULL && strcmp(c->opts.output, "-") == 0) {
+		if (c->json != NULL && strcmp(c->json, "-") == 0)
+			return usage_error("%s", "-o - and --json - cannot "
+			    "both use standard output");
+		if (c->opts.mode == PS_MODE_STRIP && isatty(STDOUT_FILENO))
+			return usage_error("%s", "-o -: refusing to write an "
+			    "archive to a terminal");
+	}
 	return -1;
 }
 

@@ -40,7 +40,8 @@ ps_archive_copy(int fd, off_t size, const char *output,
 		    (size_t)(size - off), 0);
 
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-		    errno == EINVAL || errno == EOPNOTSUPP)) {
+		    errno == EINVAL || errno == EOPNOTSUPP ||
+		    errno == EBADF)) {
 			char buf[1 << 16];
 			ssize_t r = pread(fd, buf, sizeof buf, off);
 
@@ -51,7 +52,9 @@ ps_archive_copy(int fd, off_t size, const char *output,
 				off += n;
 		}
 		if (n < 0) {
-			ps_error_sys(err, errno, "cannot copy to %s", output);
+			ps_error_sys(err, errno, "cannot copy to %s",
+			    ps_atomic_is_stdout(output) ? "standard output" :
+			    output);
 			ps_atomic_abort(&a);
 			return -1;
 		}

@@ -77,6 +77,12 @@ base_of(const char *path)
 }
 
 int
+ps_atomic_is_stdout(const char *dest)
+{
+	return strcmp(dest, "-") == 0;
+}
+
+int
 ps_atomic_begin(struct ps_atomic *a, const char *dest,
     const struct stat *like, struct ps_error *err)
 {
@@ -87,6 +93,14 @@ ps_atomic_begin(struct ps_atomic *a, const char *dest,
 	memset(a, 0, sizeof *a);
 	a->fd = -1;
 	a->slot = -1;
+	if (ps_atomic_is_stdout(dest)) {
+		a->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (a->fd < 0)
+			return ps_error_sys(err, errno,
+			    "cannot write to standard output");
+		a->to_stdout = 1;
+		return 0;
+	}
 	dir = dir_of(dest);
 	a->dest = strdup(dest);
 	len = strlen(dest) + sizeof "/." SUFFIX "XXXXXX" + 1;
@@ -154,6 +168,12 @@ release(struct ps_atomic *a)
 void
 ps_atomic_abort(struct ps_atomic *a)
 {
+	if (a->to_stdout) {
+		(void)close(a->fd);
+		a->fd = -1;
+		a->to_stdout = 0;
+		return;
+	}
 	if (a->tmp == NULL)
 		return;
 	if (a->fd >= 0)
@@ -183,6 +203,15 @@ int
 ps_atomic_commit(struct ps_atomic *a, struct ps_error *err)
 {
 	int fd = a->fd;
+
+	if (a->to_stdout) {
+		a->fd = -1;
+		a->to_stdout = 0;
+		if (close(fd) < 0)
+			return ps_error_sys(err, errno,
+			    "cannot write to standard output");
+		return 0;
+	}
 
 	if (a->have_owner && geteuid() == 0 &&
 	    fchown(fd, a->uid, a->gid) < 0) {

@@ -15,6 +15,9 @@
  *     if (ps_atomic_begin(&a, "dist/x.whl", &st, &err) < 0) ...
  *     write(a.fd, ...);
  *     if (failed) ps_atomic_abort(&a); else ps_atomic_commit(&a, &err);
+ *
+ * The destination "-" is standard output (`-o -`): written as it goes,
+ * with no temporary, no rename and no mode or owner set.
  */
 #ifndef PS_ATOMIC_H
 #define PS_ATOMIC_H
@@ -32,7 +35,11 @@ struct ps_atomic {
 	gid_t gid;
 	int have_owner;   /* set the owner (when like was given) */
 	int slot;         /* index in the signal cleanup table, or -1 */
+	int to_stdout;    /* dest is "-": fd is a duplicate of standard output */
 };
+
+/* Whether dest names standard output ("-"). */
+int ps_atomic_is_stdout(const char *dest);
 
 /*
  * Creates the temporary beside dest.  like, when not NULL, is the stat of

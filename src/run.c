@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "atomic.h"
 #include "walk.h"
 
 /*
@@ -51,14 +52,17 @@ static int
 run_archive(const struct ps_options *opts, const char *path,
     struct ps_result *res, struct ps_error *err)
 {
-	char *real = NULL;
+	char *real = NULL, *real_out = NULL;
 	const char *dest = path;
+	struct ps_options o = *opts;
 	struct stat lst, st;
 	int fd, rc;
 
 	/*
 	 * An archive named through a symbolic link is rewritten where it
-	 * lies: renaming over the link would replace the link.
+	 * lies: renaming over the link would replace the link.  So is an -o
+	 * FILE that is a link, as cp writes through one; like cp, not
+	 * through a dangling one.
 	 */
 	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
 		real = realpath(path, NULL);
@@ -66,6 +70,19 @@ run_archive(const struct ps_options *opts, const char *path,
 			return ps_error_sys(err, errno, "cannot resolve");
 		dest = real;
 	}
+	if (o.output != NULL && !ps_atomic_is_stdout(o.output) &&
+	    lstat(o.output, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		real_out = realpath(o.output, NULL);
+		if (real_out == NULL) {
+			rc = errno == ENOENT ? ps_error_input(err, "cannot write "
+			    "%s: not writing through a dangling symbolic link",
+			    o.output) : ps_error_sys(err, errno,
+			    "cannot resolve %s", o.output);
+			goto out;
+		}
+		o.output = real_out;
+	}
+	opts = &o;
 	fd = open(dest, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rc = ps_error_sys(err, errno, "cannot open");
@@ -83,6 +100,7 @@ run_archive(const struct ps_options *opts, const char *path,
 	close(fd);
 out:
 	free(real);
+	free(real_out);
 	return rc;
 }
 

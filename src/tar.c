@@ -245,7 +245,7 @@ copy_piece(struct copier *c, const struct piece *p, struct ps_error *err)
 		    (size_t)(end - off), 0);
 
 		if (k < 0 && (errno == EXDEV || errno == ENOSYS ||
-		    errno == EINVAL || errno == EOPNOTSUPP))
+		    errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF))
 			k = write(c->out_fd, c->map + off, (size_t)(end - off));
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -319,7 +319,7 @@ copier_start(struct tar *t)
 		return ps_error_nomem(t->err);
 	}
 	/* Set last: copier_release() destroys the locks when it is set. */
-	c->tmp = t->at.tmp;
+	c->tmp = t->at.to_stdout ? "standard output" : t->at.tmp;
 	if ((e = pthread_create(&c->thread, NULL, copier_main, c)) != 0)
 		return ps_error_sys(t->err, e, "cannot start a thread");
 	c->live = true;

@@ -2308,7 +2308,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_before = st->st_size;
 	res->bytes_after = st->st_size;
 	res->record_updated = -1;
-	if (opts->output != NULL) {
+	if (opts->output != NULL && !ps_atomic_is_stdout(opts->output)) {
 		struct stat ost;
 
 		if (stat(opts->output, &ost) == 0 && S_ISDIR(ost.st_mode))
@@ -2327,10 +2327,12 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	/*
 	 * The structure of everything kept is checked before the archive
 	 * is replaced: up front, or, when a new archive is written anyway,
-	 * header by header while it is copied (copy_checked()).
+	 * header by header while it is copied (copy_checked()).  Standard
+	 * output (-o -) cannot take back what it was given: up front there.
 	 */
 	o.check = removed > 0 && !opts->verify &&
-	    opts->mode == PS_MODE_STRIP;
+	    opts->mode == PS_MODE_STRIP && (opts->output == NULL ||
+	    !ps_atomic_is_stdout(opts->output));
 	/*
 	 * A file named like a wheel must have a RECORD that matches: a
 	 * mismatch refuses it, and its RECORD work may overlap the checks

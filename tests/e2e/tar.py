@@ -514,6 +514,33 @@ def _():
     no_temp(".")
 
 
+@case("-o - writes to standard output: the same bytes as -o FILE")
+def _():
+    src = make_tree(".")
+    make_tar("a.tar", "gnu", "pax", src, "list")
+    run("gzip", "-k", "-n", "a.tar")
+    run("zstd", "-q", "-k", "a.tar")
+    for name in ("a.tar", "a.tar.gz", "a.tar.zst"):
+        h = sha(name)
+        run(BIN, "-q", "-o", "f-" + name, name)
+        p = run(BIN, "-q", "-o", "-", name)
+        check(p.stdout == open("f-" + name, "rb").read(),
+              "%s: stdout differs from -o FILE" % name)
+        # standard output opened for appending: no copy_file_range there
+        open("app", "wb").close()
+        with open("app", "ab") as f:
+            subprocess.run([BIN, "-q", "-o", "-", name], stdout=f, env=ENV,
+                           check=True, timeout=300)
+        check(open("app", "rb").read() == p.stdout,
+              "%s: appended output differs" % name)
+        check(sha(name) == h, "%s: input changed" % name)
+    # nothing to remove: a copy
+    p = run(BIN, "-q", "-o", "-", "f-a.tar.gz")
+    check(p.stdout == open("f-a.tar.gz", "rb").read(), "copy differs")
+    check(not os.path.exists("-"), "wrote a file named -")
+    no_temp(".")
+
+
 @case("--keep-sourceless keeps lone X.pyc; excludes are honoured")
 def _():
     src = make_tree(".")

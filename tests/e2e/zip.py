@@ -1035,6 +1035,68 @@ def _():
     no_temp_left()
 
 
+@case("-o through a symbolic link writes where it points; a dangling one is refused")
+def _():
+    g = good_zip()
+    os.symlink("target.zip", "link.zip")
+    before = snap("g.zip")
+    p = pycstrip("-o", "link.zip", "g.zip", ok=(3,))
+    check(b"g.zip" in p.stderr and b"link.zip" in p.stderr and
+          b"dangling" in p.stderr, p.stderr)
+    check(not os.path.exists("target.zip"), "wrote through a dangling link")
+    open("target.zip", "wb").close()
+    pycstrip("-o", "link.zip", "g.zip")
+    check(os.path.islink("link.zip") and os.readlink("link.zip") == "target.zip",
+          "the link was replaced")
+    names = zipfile.ZipFile("target.zip").namelist()
+    check(names and not any(n.endswith(".pyc") for n in names), names)
+    # nothing to remove: the copy goes through the link too
+    os.symlink("copy.zip", "link2.zip")
+    open("copy.zip", "wb").close()
+    pycstrip("-o", "link2.zip", "target.zip")
+    check(os.path.islink("link2.zip"), "the link was replaced")
+    check(open("copy.zip", "rb").read() == open("target.zip", "rb").read(),
+          "not a copy")
+    check(snap("g.zip") == before, "input changed")
+    no_temp_left()
+
+
+@case("-o - writes to standard output: the same bytes as -o FILE")
+def _():
+    g = good_zip()
+    before = snap("g.zip")
+    pycstrip("-q", "-o", "f.zip", "g.zip")
+    p = pycstrip("-q", "-o", "-", "g.zip")
+    check(p.stdout == open("f.zip", "rb").read(), "stdout differs from -o FILE")
+    check(not os.path.exists("-"), "wrote a file named -")
+    # a wheel: RECORD edited the same way
+    whl = fresh_wheel()
+    pycstrip("-q", "-o", "w.whl", whl)
+    p = pycstrip("-q", "-o", "-", whl)
+    check(p.stdout == open("w.whl", "rb").read(), "wheel on stdout differs")
+    # standard output opened for appending (no copy_file_range there)
+    with open("app.zip", "wb") as f:
+        f.write(b"")
+    with open("app.zip", "ab") as f:
+        subprocess.run([BIN, "-q", "-o", "-", "g.zip"], stdout=f, env=ENV,
+                       check=True, timeout=300)
+    check(open("app.zip", "rb").read() == open("f.zip", "rb").read(),
+          "appended output differs")
+    # nothing to remove: a copy
+    p = pycstrip("-q", "-o", "-", "f.zip")
+    check(p.stdout == open("f.zip", "rb").read(), "copy differs")
+    # damaged: refused before a byte is written
+    b = bytearray(g)
+    b[g.find(b"p/a.py") - 30 + 14] ^= 0xff   # p/a.py's local CRC
+    open("bad.zip", "wb").write(b)
+    p = pycstrip("-o", "-", "bad.zip", ok=(3,))
+    check(p.stdout == b"" and b"bad.zip" in p.stderr, (p.stdout[:40], p.stderr))
+    p = pycstrip("-o", "-", "--json", "-", "g.zip", ok=(2,))
+    check(b"standard output" in p.stderr, p.stderr)
+    check(snap("g.zip") == before, "input changed")
+    no_temp_left()
+
+
 @case("mutated archives: never a crash, a hang or a temporary file left")
 def _():
     g = good_zip()
