@@ -533,6 +533,13 @@ def _():
                            check=True, timeout=300)
         check(open("app", "rb").read() == p.stdout,
               "%s: appended output differs" % name)
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "wb") as full:
+                q = subprocess.run([BIN, "-o", "-", name], stdout=full,
+                                   stderr=subprocess.PIPE, env=ENV,
+                                   timeout=300)
+            check(q.returncode == 3 and name.encode() in q.stderr and
+                  b"No space left" in q.stderr, (q.returncode, q.stderr))
         check(sha(name) == h, "%s: input changed" % name)
     # nothing to remove: a copy
     p = run(BIN, "-q", "-o", "-", "f-a.tar.gz")

@@ -1093,6 +1093,12 @@ def _():
     check(p.stdout == b"" and b"bad.zip" in p.stderr, (p.stdout[:40], p.stderr))
     p = pycstrip("-o", "-", "--json", "-", "g.zip", ok=(2,))
     check(b"standard output" in p.stderr, p.stderr)
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([BIN, "-o", "-", "g.zip"], stdout=full,
+                               stderr=subprocess.PIPE, env=ENV, timeout=300)
+        check(p.returncode == 3 and b"g.zip" in p.stderr and
+              b"No space left" in p.stderr, (p.returncode, p.stderr))
     check(snap("g.zip") == before, "input changed")
     no_temp_left()
 
