@@ -2296,6 +2296,8 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	struct ps_atomic a = { 0 };
 	struct out o = { 0 };
 	bool whl, writing = false, parallel;
+	bool to_stdout = opts->output != NULL &&
+	    ps_atomic_is_stdout(opts->output);
 	ssize_t removed;
 	size_t i;
 	int rc = -1;
@@ -2308,7 +2310,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_before = st->st_size;
 	res->bytes_after = st->st_size;
 	res->record_updated = -1;
-	if (opts->output != NULL && !ps_atomic_is_stdout(opts->output)) {
+	if (opts->output != NULL && !to_stdout) {
 		struct stat ost;
 
 		if (stat(opts->output, &ost) == 0 && S_ISDIR(ost.st_mode))
@@ -2331,8 +2333,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	 * output (-o -) cannot take back what it was given: up front there.
 	 */
 	o.check = removed > 0 && !opts->verify &&
-	    opts->mode == PS_MODE_STRIP && (opts->output == NULL ||
-	    !ps_atomic_is_stdout(opts->output));
+	    opts->mode == PS_MODE_STRIP && !to_stdout;
 	/*
 	 * A file named like a wheel must have a RECORD that matches: a
 	 * mismatch refuses it, and its RECORD work may overlap the checks

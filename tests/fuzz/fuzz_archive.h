@@ -44,9 +44,6 @@ fuzz_setup(void)
 
 	if (base == NULL || strlen(base) > 400)
 		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-
-	if (fuzz_dir[0] != '\0')
-		return;
 	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/psfuzz-XXXXXX", base);
 	CHECK(mkdtemp(fuzz_dir) != NULL);
 }

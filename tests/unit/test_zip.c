@@ -718,6 +718,24 @@ strip_run(const unsigned char *p, size_t len, enum ps_mode mode,
 	return rc;
 }
 
+/* Reads strip_dir/out.zip into buf (size bytes at most) and removes it;
+ * returns its length. */
+static size_t
+take_out(unsigned char *buf, size_t size)
+{
+	char out[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(out, sizeof out, "%s/out.zip", strip_dir);
+	f = fopen(out, "rb");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, size, f);
+	fclose(f);
+	unlink(out);
+	return n;
+}
+
 /* Strips b into out.zip and expects exactly the bytes of want. */
 static void
 expect_stripped_to(const struct built *b, const struct built *want)
@@ -725,18 +743,11 @@ expect_stripped_to(const struct built *b, const struct built *want)
 	static unsigned char got[sizeof b->buf];
 	struct ps_error err;
 	int64_t after;
-	char out[64];
-	FILE *f;
 	size_t n;
 
 	cr_assert_eq(strip_run(b->buf, b->len, PS_MODE_STRIP, &err, &after),
 	    0, "%s", err.msg);
-	snprintf(out, sizeof out, "%s/out.zip", strip_dir);
-	f = fopen(out, "rb");
-	cr_assert_not_null(f);
-	n = fread(got, 1, sizeof got, f);
-	fclose(f);
-	unlink(out);
+	n = take_out(got, sizeof got);
 	cr_assert_eq(strays(), 0);
 	cr_assert_eq((int64_t)n, after);
 	cr_assert_eq(n, want->len);
@@ -873,12 +884,9 @@ Test(zip, strip_refuses_exactly_what_a_dry_run_refuses,
 		    "a dry run said %lld", i, (long long)strip_after,
 		    (long long)dry_after);
 		if (access(out, F_OK) == 0) {
-			FILE *f = fopen(out, "rb");
-			size_t n = fread(got, 1, sizeof got, f);
+			size_t n = take_out(got, sizeof got);
 			struct ps_error err;
 
-			fclose(f);
-			unlink(out);
 			cr_assert_eq((int64_t)n, strip_after);
 			cr_assert_eq(parse_all(got, n, &err, NULL), 0,
 			    "mutation %zu: %s", i, err.msg);
