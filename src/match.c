@@ -165,17 +165,21 @@ ps_match_excluded(const char *const *globs, size_t n, const char *path)
 }
 
 bool
-ps_match_member(const char *name, bool is_dir, bool *loose)
+ps_match_member(const char *name, bool is_dir, bool is_link,
+    bool *loose)
 {
 	size_t len = strlen(name);
 	const char *base;
+	size_t pre;
 
 	*loose = false;
 	while (len > 0 && name[len - 1] == '/')
 		len--;
 	if (len == 0)
 		return false;
-	if (ps_match_pycache_prefix(name, len) != 0)
+	/* "x/__pycache__" itself: only a directory or a link goes. */
+	pre = ps_match_pycache_prefix(name, len);
+	if (pre != 0 && (pre < len || is_dir || is_link))
 		return true;
 	if (is_dir)
 		return false;

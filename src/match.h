@@ -60,12 +60,14 @@ bool ps_match_excluded(const char *const *globs, size_t n, const char *path);
 
 /*
  * Archive member rule: returns whether the member (name without leading
- * "./", is_dir for directory entries) is bytecode to remove before the
- * sourceless and exclude checks: inside or equal to a __pycache__
- * directory, or a PS_BC_FILE / PS_BC_TEMP base name that is not a directory.
- * *loose is set when it is a PS_BC_FILE outside __pycache__ (the caller
- * decides whether it is sourceless).
+ * "./", is_dir for directory entries, is_link for symbolic links) is
+ * bytecode to remove before the sourceless and exclude checks: inside a
+ * __pycache__ directory, a directory or link named __pycache__ (a regular
+ * file so named stays, as in tree mode), or a PS_BC_FILE / PS_BC_TEMP base
+ * name that is not a directory.  *loose is set when it is a PS_BC_FILE
+ * outside __pycache__ (the caller decides whether it is sourceless).
  */
-bool ps_match_member(const char *name, bool is_dir, bool *loose);
+bool ps_match_member(const char *name, bool is_dir, bool is_link,
+    bool *loose);
 
 #endif

@@ -85,6 +85,7 @@ struct ps_result {
 	int64_t bytes_after;         /* archives; -1 = not applicable */
 	int record_updated;          /* wheels: 1/0; -1 = not a wheel */
 	struct ps_strset *dirs_seen; /* archive mode: removed dirs, internal */
+	struct ps_strset *dirs_kept; /* archive mode: dirs -x kept, internal */
 	char *last_dir;              /* the deepest of the last counted, internal */
 	size_t last_dir_len, last_dir_cap;
 };
@@ -111,6 +112,8 @@ int ps_run_target(const struct ps_options *opts, const char *path,
  * ps_result_archive_member() does either for an archive member named name
  * (is_dir: a directory entry), counting each distinct directory at or below
  * a __pycache__ component once, whether or not it has an entry of its own.
+ * ps_result_archive_kept() tells of a member kept below a __pycache__
+ * component (-x): the directories that hold it stay, and are not counted.
  * ps_result_sourceless() records a sourceless module and warns.
  * ps_result_failure() records an entry that could not be removed: the target
  * fails but the walk goes on.  ps_result_fail() records the target's fatal
@@ -123,6 +126,8 @@ void ps_result_removed_dir(struct ps_result *res);
 int ps_result_archive_member(struct ps_result *res,
     const struct ps_options *opts, const char *name, bool is_dir,
     uint64_t size);
+int ps_result_archive_kept(struct ps_result *res, const char *name,
+    bool is_dir);
 int ps_result_sourceless(struct ps_result *res,
     const struct ps_options *opts, const char *name);
 int ps_result_failure(struct ps_result *res, const struct ps_options *opts,

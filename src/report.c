@@ -346,11 +346,15 @@ md_size(FILE *out, const json_t *t)
 	const json_t *b = json_object_get(t, "bytes_before");
 	const json_t *a = json_object_get(t, "bytes_after");
 
-	if (json_is_integer(b) && json_is_integer(a) &&
-	    json_integer_value(b) >= 0 && json_integer_value(a) >= 0)
+	if (!json_is_integer(b) || json_integer_value(b) < 0)
+		return;
+	if (json_is_integer(a) && json_integer_value(a) >= 0)
 		fprintf(out, "%" JSON_INTEGER_FORMAT " " ARROW " %"
 		    JSON_INTEGER_FORMAT, json_integer_value(b),
 		    json_integer_value(a));
+	else    /* a dry run of a compressed tar: not known without the work */
+		fprintf(out, "%" JSON_INTEGER_FORMAT " " ARROW " ?",
+		    json_integer_value(b));
 }
 
 static void

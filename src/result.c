@@ -27,6 +27,7 @@ ps_result_release(struct ps_result *res)
 	ps_strlist_release(&res->signatures_removed);
 	ps_strlist_release(&res->failures);
 	ps_strset_free(res->dirs_seen);
+	ps_strset_free(res->dirs_kept);
 	free(res->last_dir);
 	ps_result_init(res, path);
 }
@@ -115,7 +116,8 @@ count_dirs(struct ps_result *res, const char *name, bool is_dir)
 		added = ps_strset_add(res->dirs_seen, name, i);
 		if (added < 0)
 			return -1;
-		if (added)
+		if (added && (res->dirs_kept == NULL ||
+		    !ps_strset_has(res->dirs_kept, name, i)))
 			ps_result_removed_dir(res);
 	}
 	if (deep + 1 > res->last_dir_cap) {
@@ -150,11 +152,47 @@ ps_result_archive_member(struct ps_result *res,
 }
 
 int
+ps_result_archive_kept(struct ps_result *res, const char *name, bool is_dir)
+{
+	size_t len, end, i;
+
+	name = ps_match_strip_dot(name);
+	len = strlen(name);
+	while (len > 0 && name[len - 1] == '/')
+		len--;
+	end = ps_match_pycache_prefix(name, len);
+	if (end == 0 || (end == len && !is_dir))
+		return 0;
+	if (res->dirs_kept == NULL && (res->dirs_kept = ps_strset_new()) == NULL)
+		return -1;
+	for (i = end; i <= len; i++) {
+		int added;
+
+		if (i < len && name[i] != '/')
+			continue;
+		if (i == len && !is_dir)
+			break;
+		added = ps_strset_add(res->dirs_kept, name, i);
+		if (added < 0)
+			return -1;
+		/* Counted as removed before this member came: it stays. */
+		if (added && res->dirs_seen != NULL &&
+		    ps_strset_has(res->dirs_seen, name, i)) {
+			res->removed_dirs--;
+			res->found--;
+		}
+	}
+	return 0;
+}
+
+int
 ps_result_sourceless(struct ps_result *res, const struct ps_options *opts,
     const char *name)
 {
 	emit(opts, PS_EV_WARNING, res, name, opts->keep_sourceless ?
 	    "sourceless module kept (no .py beside it)" :
+	    opts->mode != PS_MODE_STRIP ?
+	    "sourceless module would be removed (no .py beside it)" :
 	    "sourceless module removed (no .py beside it)");
 	return ps_strlist_push(&res->sourceless, name);
 }

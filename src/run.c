@@ -48,6 +48,32 @@ forget_removals(struct ps_result *res)
 		res->record_updated = 0;
 }
 
+/*
+ * An -o FILE that exists must be a regular file other than the archive
+ * being read: PATH is never modified with -o (cp refuses "the same file"),
+ * and a device, FIFO or socket is never replaced by a rename nor written
+ * into (-o - is the way to a pipe).  A directory is refused, not entered.
+ */
+static int
+check_output(const char *output, const struct stat *in, struct ps_error *err)
+{
+	struct stat st;
+
+	if (stat(output, &st) < 0)
+		return errno == ENOENT ? 0 : ps_error_sys(err, errno,
+		    "cannot write %s", output);
+	if (S_ISDIR(st.st_mode))
+		return ps_error_input(err, "cannot write %s: it is a "
+		    "directory", output);
+	if (!S_ISREG(st.st_mode))
+		return ps_error_input(err, "cannot write %s: not a regular "
+		    "file (use -o - to write to a pipe or device)", output);
+	if (st.st_dev == in->st_dev && st.st_ino == in->st_ino)
+		return ps_error_input(err, "cannot write %s: it is the archive "
+		    "being read (-o never modifies PATH)", output);
+	return 0;
+}
+
 static int
 run_archive(const struct ps_options *opts, const char *path,
     struct ps_result *res, struct ps_error *err)
@@ -55,6 +81,7 @@ run_archive(const struct ps_options *opts, const char *path,
 	char *real = NULL, *real_out = NULL;
 	const char *dest = path;
 	struct ps_options o = *opts;
+	const char *given = opts->output; /* as named, for messages */
 	struct stat lst, st;
 	int fd, rc;
 
@@ -90,6 +117,12 @@ run_archive(const struct ps_options *opts, const char *path,
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		rc = ps_error_input(err, "not a regular file");
+		close(fd);
+		goto out;
+	}
+	if (o.mode == PS_MODE_STRIP && o.output != NULL &&
+	    !ps_atomic_is_stdout(o.output) && check_output(given, &st, err) < 0) {
+		rc = -1;
 		close(fd);
 		goto out;
 	}

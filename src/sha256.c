@@ -111,30 +111,33 @@ ps_sha256_final(struct ps_sha256 *c, unsigned char out[PS_SHA256_LEN])
 }
 
 void
-ps_sha256_b64(const unsigned char digest[PS_SHA256_LEN], char out[44])
+ps_b64url(const unsigned char *d, size_t n, char *out)
 {
 	/* RFC 4648 section 5: the URL- and file-name-safe alphabet. */
 	static const char abc[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	size_t i, o = 0;
 
-	for (i = 0; i + 3 <= PS_SHA256_LEN; i += 3) {
-		uint32_t v = (uint32_t)digest[i] << 16 |
-		    (uint32_t)digest[i + 1] << 8 | digest[i + 2];
+	for (i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16;
+		size_t left = n - i;
 
+		if (left > 1)
+			v |= (uint32_t)d[i + 1] << 8;
+		if (left > 2)
+			v |= d[i + 2];
 		out[o++] = abc[v >> 18 & 63];
 		out[o++] = abc[v >> 12 & 63];
-		out[o++] = abc[v >> 6 & 63];
-		out[o++] = abc[v & 63];
-	}
-	/* 32 = 30 + 2: two bytes left, three characters, no padding. */
-	{
-		uint32_t v = (uint32_t)digest[30] << 16 |
-		    (uint32_t)digest[31] << 8;
-
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = abc[v >> 6 & 63];
+		if (left > 1)
+			out[o++] = abc[v >> 6 & 63];
+		if (left > 2)
+			out[o++] = abc[v & 63];
 	}
 	out[o] = '\0';
+}
+
+void
+ps_sha256_b64(const unsigned char digest[PS_SHA256_LEN], char out[44])
+{
+	ps_b64url(digest, PS_SHA256_LEN, out);
 }

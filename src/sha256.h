@@ -32,4 +32,11 @@ void ps_sha256_final(struct ps_sha256 *c, unsigned char out[PS_SHA256_LEN]);
  */
 void ps_sha256_b64(const unsigned char digest[PS_SHA256_LEN], char out[44]);
 
+/*
+ * Writes the n bytes at d as RECORD spells a digest: URL-safe base64
+ * (RFC 4648 section 5) without '=' padding, then a NUL.  out holds
+ * (4 * n + 2) / 3 + 1 bytes.
+ */
+void ps_b64url(const unsigned char *d, size_t n, char *out);
+
 #endif

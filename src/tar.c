@@ -158,6 +158,7 @@ struct tar {
 
 	/* names */
 	struct ps_strset *py;         /* members named *.py */
+	struct ps_strset *held;       /* __pycache__ dirs holding what -x kept */
 	struct ps_strlist loose;      /* removed X.pyc outside __pycache__ */
 	struct ps_strset *removed;    /* names of recs, built when needed */
 	struct rec *recs;
@@ -830,7 +831,53 @@ note_py(struct tar *t, bool is_dir, const char *m)
 	return 0;
 }
 
-/* --keep-sourceless: a first pass to learn every X.py of the archive. */
+/*
+ * -x: a member kept below a __pycache__ component keeps the directory
+ * entries that hold it, as in a tree; noted in the first pass, as rule
+ * names (no trailing '/').
+ */
+static int
+note_held(struct tar *t, bool is_dir, bool is_link, const char *m)
+{
+	size_t len = strlen(m), end, i;
+	bool loose;
+
+	if (!ps_match_member(m, is_dir, is_link, &loose) ||
+	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m))
+		return 0;
+	end = ps_match_pycache_prefix(m, len);
+	if (t->held == NULL && (t->held = ps_strset_new()) == NULL)
+		return ps_error_nomem(t->err);
+	for (i = end; i <= len; i++)
+		if ((i == len || m[i] == '/') &&
+		    ps_strset_add(t->held, m, i) < 0)
+			return ps_error_nomem(t->err);
+	return 0;
+}
+
+/* What the first pass learns of one member. */
+static int
+note_first(struct tar *t, bool is_dir, bool is_link, const char *m)
+{
+	if (t->opts->keep_sourceless && note_py(t, is_dir, m) < 0)
+		return -1;
+	if (t->opts->n_excludes > 0 && note_held(t, is_dir, is_link, m) < 0)
+		return -1;
+	return 0;
+}
+
+/* A directory entry the first pass found holding something kept. */
+static bool
+is_held(const struct tar *t, const char *m, bool is_dir)
+{
+	return is_dir && t->held != NULL && ps_strset_has(t->held, m,
+	    strlen(m));
+}
+
+/*
+ * --keep-sourceless or -x: a first pass to learn every X.py of the
+ * archive and what -x keeps.
+ */
 static int
 prescan(struct tar *t)
 {
@@ -855,7 +902,8 @@ prescan(struct tar *t)
 			ps_error_nomem(t->err);
 			goto out;
 		}
-		r = note_py(t, archive_entry_filetype(e) == AE_IFDIR, m);
+		r = note_first(t, archive_entry_filetype(e) == AE_IFDIR,
+		    archive_entry_filetype(e) == AE_IFLNK, m);
 		free(m);
 		if (r < 0)
 			goto out;
@@ -1121,7 +1169,7 @@ begin_output(struct tar *t)
  */
 static int
 judge(struct tar *t, const char *name, const char *link, bool is_dir,
-    int64_t size, int64_t pos, bool *kept)
+    bool is_link, int64_t size, int64_t pos, bool *kept)
 {
 	bool loose = false, drop = false;
 	char *m = NULL;
@@ -1132,8 +1180,9 @@ judge(struct tar *t, const char *name, const char *link, bool is_dir,
 		return ps_error_nomem(t->err);
 	if (!t->opts->keep_sourceless && note_py(t, is_dir, m) < 0)
 		goto out;
-	if (ps_match_member(m, is_dir, &loose) &&
-	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m)) {
+	if (ps_match_member(m, is_dir, is_link, &loose) &&
+	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m) &&
+	    !is_held(t, m, is_dir)) {
 		if (loose && t->opts->keep_sourceless && !has_source(t, m)) {
 			if (ps_result_sourceless(t->res, t->opts, name) < 0) {
 				ps_error_nomem(t->err);
@@ -1144,6 +1193,11 @@ judge(struct tar *t, const char *name, const char *link, bool is_dir,
 		}
 	}
 	t->keeping = !drop;
+	if (!drop && t->opts->n_excludes > 0 &&
+	    ps_result_archive_kept(t->res, name, is_dir) < 0) {
+		ps_error_nomem(t->err);
+		goto out;
+	}
 	if (drop) {
 		*kept = false;
 		if (ps_result_archive_member(t->res, t->opts, name, is_dir,
@@ -1181,7 +1235,8 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
 		return ps_error_input(t->err, "tar: member %llu has no name",
 		    (unsigned long long)t->index + 1);
 	if (judge(t, name, link, archive_entry_filetype(e) == AE_IFDIR,
-	    archive_entry_size(e), pos, &kept) < 0)
+	    archive_entry_filetype(e) == AE_IFLNK, archive_entry_size(e), pos,
+	    &kept) < 0)
 		return -1;
 	if (kept && link != NULL && t->dropped > 0) {
 		char *lm = rule_name(link);
@@ -1226,6 +1281,7 @@ struct fmember {
 	int64_t size;
 	size_t name;          /* offset in the name arena (NUL-terminated) */
 	bool is_dir;
+	bool is_link;         /* a symbolic link */
 	bool drop;            /* streamed: removed */
 	bool loose;           /* streamed: an X.pyc outside __pycache__ */
 };
@@ -1435,7 +1491,7 @@ fscan_decide(struct tar *t, struct fscan *f, struct fmember *mb)
 		free(m);
 		return -1;
 	}
-	mb->drop = ps_match_member(m, mb->is_dir, &loose) &&
+	mb->drop = ps_match_member(m, mb->is_dir, mb->is_link, &loose) &&
 	    !ps_match_excluded(t->opts->excludes, t->opts->n_excludes, m);
 	mb->loose = loose;
 	free(m);
@@ -1573,6 +1629,7 @@ fscan_collect(struct tar *t, struct fscan *f, bool stream)
 		f->m[f->n].size = size;
 		f->m[f->n].name = at;
 		f->m[f->n].is_dir = type == '5';
+		f->m[f->n].is_link = type == '2';
 		/* A regular member named like a directory: libarchive's. */
 		if (type != '5' &&
 		    f->names[at + strlen(f->names + at) - 1] == '/')
@@ -1599,8 +1656,12 @@ fscan_book(struct tar *t, const struct fscan *f)
 		const struct fmember *m = &f->m[i];
 		const char *name = f->names + m->name;
 
-		if (!m->drop)
+		if (!m->drop) {
+			if (t->opts->n_excludes > 0 && ps_result_archive_kept(
+			    t->res, name, m->is_dir) < 0)
+				return ps_error_nomem(t->err);
 			continue;
+		}
 		if (ps_result_archive_member(t->res, t->opts, name, m->is_dir,
 		    m->is_dir ? 0 : (uint64_t)m->size) < 0 ||
 		    (m->loose && ps_strlist_push(&t->loose, name) < 0))
@@ -1637,11 +1698,12 @@ fscan_scan(struct tar *t, const struct fscan *f)
 
 	t->res->format = "tar";
 	t->res->compression = ps_codec_name(t->codec);
-	if (t->opts->keep_sourceless) {
+	if (t->opts->keep_sourceless || t->opts->n_excludes > 0) {
 		for (i = 0; i < f->n; i++) {
 			char *r = rule_name(f->names + f->m[i].name);
 
-			if (r == NULL || note_py(t, f->m[i].is_dir, r) < 0) {
+			if (r == NULL || note_first(t, f->m[i].is_dir,
+			    f->m[i].is_link, r) < 0) {
 				free(r);
 				return r == NULL ? ps_error_nomem(t->err) : -1;
 			}
@@ -1652,8 +1714,8 @@ fscan_scan(struct tar *t, const struct fscan *f)
 		const struct fmember *m = &f->m[i];
 
 		if (resolve(t, m->pos, t->keeping) < 0 ||
-		    judge(t, f->names + m->name, NULL, m->is_dir, m->size,
-		    m->pos, &kept) < 0)
+		    judge(t, f->names + m->name, NULL, m->is_dir, m->is_link,
+		    m->size, m->pos, &kept) < 0)
 			return -1;
 		t->index++;
 	}
@@ -1814,7 +1876,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 		ps_error_nomem(err);
 		goto out;
 	}
-	stream = !opts->keep_sourceless;
+	stream = !opts->keep_sourceless && opts->n_excludes == 0;
 	if (t.codec == PS_CODEC_NONE &&
 	    (fast = fscan_collect(&t, &fs, stream)) < 0)
 		goto out;
@@ -1827,7 +1889,7 @@ ps_tar_run(const struct ps_options *opts, const char *path, int fd,
 		in_len = (int64_t)t.map_len;
 	} else {
 		fscan_release(&fs);
-		if (opts->keep_sourceless && prescan(&t) < 0)
+		if (!stream && prescan(&t) < 0)
 			goto out;
 		if (src_open(&t, &t.main, true) < 0 || scan(&t) < 0)
 			goto out;
@@ -1876,6 +1938,7 @@ out:
 	}
 	free(t.recs);
 	ps_strset_free(t.py);
+	ps_strset_free(t.held);
 	ps_strset_free(t.removed);
 	ps_strlist_release(&t.loose);
 	free(t.win);

@@ -139,7 +139,8 @@ read_entries(struct walk *w, struct frame *f, int fd)
 			off += de->d_reclen;
 		}
 	}
-	if (got < 0)
+	/* Removed since it was opened (another run): it is empty now. */
+	if (got < 0 && errno != ENOENT)
 		return -1;
 	f->all = f->n;
 	/* Sorted: the removed list comes out the same on every run, and the
@@ -323,7 +324,9 @@ enter(struct walk *w, struct frame *f, const char *name, bool doomed)
 	fd = openat(f->fd, name,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		failure(w, "cannot open directory", errno);
+		/* Gone since the stat (another run): nothing left to do. */
+		if (errno != ENOENT)
+			failure(w, "cannot open directory", errno);
 		return;
 	}
 	if (fstat(fd, &after) < 0 || after.st_dev != before.st_dev ||
@@ -454,8 +457,10 @@ visit(struct walk *w, struct frame *f, size_t i)
 	bc = ps_match_bytecode(name, len);
 	if (bc == PS_BC_NONE)
 		return;
-	if (bc == PS_BC_FILE && !has_entry(f, name,
-	    ps_match_source_len(name, len))) {
+	/* Only a file or a link can be a module: a FIFO, socket or device
+	 * so named simply goes. */
+	if (bc == PS_BC_FILE && (type == DT_REG || type == DT_LNK) &&
+	    !has_entry(f, name, ps_match_source_len(name, len))) {
 		if (ps_result_sourceless(w->res, w->opts, w->path) < 0) {
 			w->fatal = ps_error_nomem(w->err);
 			return;

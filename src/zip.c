@@ -20,6 +20,7 @@
 #include "match.h"
 #include "record.h"
 #include "sha256.h"
+#include "sha512.h"
 
 /*
  * The shape of a zip file (APPNOTE.TXT 4.3.6), and what pycstrip makes of
@@ -102,6 +103,7 @@ struct entry {
 	unsigned char fate;
 	unsigned char dd_len; /* length of the data descriptor, or 0 */
 	bool is_dir;
+	bool is_link;         /* made on Unix with S_IFLNK in its attributes */
 	bool dir_like;        /* the name ends in '/' or '\' (dir_like()) */
 	bool checked;
 };
@@ -714,6 +716,9 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 			    "directory", i + 1);
 		e->offset = offset + delta;
 		e->is_dir = nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '/';
+		/* APPNOTE 4.4.2/4.4.15: host 3 (Unix) keeps st_mode up top. */
+		e->is_link = p[5] == 3 &&
+		    ((get32(p + 38) >> 16) & 0170000) == 0120000;
 		e->dir_like = e->is_dir ||
 		    (nlen > 0 && p[CENTRAL_LEN + nlen - 1] == '\\');
 		off += CENTRAL_LEN + nlen + xlen + clen;
@@ -1114,6 +1119,7 @@ struct sink {
 	unsigned char *buf;   /* collect here (RECORD), or NULL */
 	size_t cap, len;
 	struct ps_sha256 *sha; /* or NULL */
+	struct ps_sha512 *sha5; /* SHA-512 or SHA-384, or NULL */
 };
 
 /*
@@ -1131,6 +1137,8 @@ emit(struct sink *s, uint64_t *total, uLong *crc, uint64_t usize,
 	*crc = (uLong)libdeflate_crc32((uint32_t)*crc, p, n);
 	if (s != NULL && s->sha != NULL)
 		ps_sha256_update(s->sha, p, n);
+	if (s != NULL && s->sha5 != NULL)
+		ps_sha512_update(s->sha5, p, n);
 	if (s != NULL && s->buf != NULL) {
 		memcpy(s->buf + s->len, p, n);
 		s->len += n;
@@ -2056,8 +2064,9 @@ out:
 }
 
 /*
- * --verify for a wheel: each kept file's sha256 and size against its
- * RECORD row (the "sha256=" form of PEP 376 / the wheel spec).
+ * --verify for a wheel: each kept file's hash and size against its RECORD
+ * row ("ALGO=urlsafe-b64", PEP 376 / the wheel spec): sha256, as every
+ * build tool writes it, or the stronger sha384 and sha512.
  */
 static int
 verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
@@ -2065,9 +2074,12 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 {
 	const struct ps_record_row *row;
 	struct ps_sha256 sha;
+	struct ps_sha512 sha5;
 	struct sink s = { 0 };
-	unsigned char d[PS_SHA256_LEN];
-	char b64[44], buf[NAMEBUF];
+	unsigned char d[PS_SHA512_LEN];
+	char b64[PS_SHA512_LEN * 4 / 3 + 2], buf[NAMEBUF];
+	const char *algo;
+	size_t alen, dlen;
 	ssize_t r;
 
 	r = w->row_of[e - z->e];
@@ -2078,18 +2090,37 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 	if (row->hash_len == 0)
 		return ps_error_input(err, "wheel: RECORD has no hash for %s",
 		    NAME(e, buf));
-	if (row->hash_len < 7 || memcmp(row->hash, "sha256=", 7) != 0)
+	alen = 7;
+	if (row->hash_len >= 7 && memcmp(row->hash, "sha256=", 7) == 0) {
+		algo = "sha256";
+		ps_sha256_init(&sha);
+		s.sha = &sha;
+	} else if (row->hash_len >= 7 && memcmp(row->hash, "sha384=", 7) == 0) {
+		algo = "sha384";
+		ps_sha384_init(&sha5);
+		s.sha5 = &sha5;
+	} else if (row->hash_len >= 7 && memcmp(row->hash, "sha512=", 7) == 0) {
+		algo = "sha512";
+		ps_sha512_init(&sha5);
+		s.sha5 = &sha5;
+	} else {
 		return ps_error_input(err, "wheel: cannot check the hash of "
-		    "%s: only sha256 is supported", NAME(e, buf));
-	ps_sha256_init(&sha);
-	s.sha = &sha;
+		    "%s: not sha256, sha384 or sha512", NAME(e, buf));
+	}
 	if (inflate_entry(z, e, &s, err) < 0)
 		return -1;
-	ps_sha256_final(&sha, d);
-	ps_sha256_b64(d, b64);
-	if (row->hash_len != 7 + 43 || memcmp(row->hash + 7, b64, 43) != 0)
-		return ps_error_input(err, "wheel: sha256 of %s does not match "
-		    "RECORD", NAME(e, buf));
+	if (s.sha != NULL) {
+		ps_sha256_final(&sha, d);
+		dlen = PS_SHA256_LEN;
+	} else {
+		ps_sha512_final(&sha5, d);
+		dlen = sha5.out_len;
+	}
+	ps_b64url(d, dlen, b64);
+	if (row->hash_len != alen + strlen(b64) ||
+	    memcmp(row->hash + alen, b64, strlen(b64)) != 0)
+		return ps_error_input(err, "wheel: %s of %s does not match "
+		    "RECORD", algo, NAME(e, buf));
 	if (row->size >= 0 && (uint64_t)row->size != e->usize)
 		return ps_error_input(err, "wheel: size of %s does not match "
 		    "RECORD", NAME(e, buf));
@@ -2119,7 +2150,7 @@ decide(struct ps_zip *z, const struct ps_options *opts,
 		const char *n = c_name(z, e) + (k - e->name);
 		bool loose = false;
 
-		if (!ps_match_member(n, e->is_dir, &loose))
+		if (!ps_match_member(n, e->is_dir, e->is_link, &loose))
 			continue;
 		if (opts->n_excludes > 0 &&
 		    ps_match_excluded(opts->excludes, opts->n_excludes, n)) {
@@ -2189,6 +2220,9 @@ report_removed(struct ps_zip *z, const struct ps_options *opts,
 
 		if (e->fate == REMOVE && ps_result_archive_member(res, opts,
 		    c_name(z, e), e->is_dir, e->usize) < 0)
+			return ps_error_nomem(err);
+		if (e->fate == KEEP && opts->n_excludes > 0 &&
+		    ps_result_archive_kept(res, c_name(z, e), e->is_dir) < 0)
 			return ps_error_nomem(err);
 	}
 	return 0;
@@ -2310,13 +2344,6 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_before = st->st_size;
 	res->bytes_after = st->st_size;
 	res->record_updated = -1;
-	if (opts->output != NULL && !to_stdout) {
-		struct stat ost;
-
-		if (stat(opts->output, &ost) == 0 && S_ISDIR(ost.st_mode))
-			return ps_error_input(err, "cannot write %s: it is a "
-			    "directory", opts->output);
-	}
 	if (zip_open(&z, fd, (uint64_t)st->st_size, false, err) < 0)
 		goto out;
 	removed = decide(z, opts, res, err);

@@ -487,6 +487,10 @@ def _():
     p, s = strip("a.tar.xz", "-n")
     check(s["targets"][0]["removed_files"] > 0, "dry run found nothing")
     check(sha("a.tar.xz") == h, "dry run changed the file")
+    # its output size is known only by compressing: null, "?" in the report
+    check(s["targets"][0]["bytes_after"] is None, s["targets"][0])
+    md = run(BIN, "report", "--format", "markdown", "a.tar.xz.json").stdout
+    check(("%d \u2192 ?" % os.path.getsize("a.tar.xz")).encode() in md, md)
     strip("a.tar.xz", "--check", ok=(1,))
     check(sha("a.tar.xz") == h, "--check changed the file")
     run(BIN, "-o", "out.tar.xz", "a.tar.xz")
@@ -561,6 +565,61 @@ def _():
     check("pkg/empty/__pycache__" in names, "excluded directory removed")
     check([rule_name(n) for n in s["targets"][0]["sourceless"]] ==
           ["pkg/lone.pyc"], "sourceless: %r" % s["targets"][0]["sourceless"])
+
+
+@case("-x keeps a file in __pycache__: its directory entry stays, uncounted")
+def _():
+    for n in ("p/a.py", "p/__pycache__/a.cpython-312.pyc",
+              "p/__pycache__/keep.txt", "p/__pycache__/sub/z.pyc"):
+        write(n, n.encode())
+    run("tar", "--format=gnu", "-cf", "x.tar", "p")
+    compress("x.tar", "gzip", "x.tar.gz")
+    compress("x.tar", "xz", "x.tar.xz")
+    for name, comp in (("x.tar", "none"), ("x.tar.gz", "gzip"),
+                       ("x.tar.xz", "xz")):
+        for mode in ("-n", None):
+            args = ["-x", "keep.txt"] + ([mode] if mode else [])
+            _, s = strip(name, *args)
+            t = s["targets"][0]
+            check((t["removed_files"], t["removed_dirs"]) == (2, 1),
+                  "%s %s: %r" % (name, mode, t))
+        _, got = members(decompress(name, comp))
+        names = [m["name"] for m in got]
+        check(names == ["p", "p/a.py", "p/__pycache__",
+                        "p/__pycache__/keep.txt"], "%s: %r" % (name, names))
+
+
+@case("a regular file named __pycache__ stays; a link so named goes")
+def _():
+    write("p/__pycache__", b"plain")
+    write("p/d/x.pyc", b"x")
+    os.symlink("d", "p/d/__pycache__")
+    run("tar", "-cf", "x.tar", "p")
+    compress("x.tar", "gzip", "x.tar.gz")
+    for name, comp in (("x.tar", "none"), ("x.tar.gz", "gzip")):
+        _, s = strip(name)
+        t = s["targets"][0]
+        check(sorted(t["removed"]) == ["p/d/__pycache__", "p/d/x.pyc"] and
+              t["removed_dirs"] == 0, "%s: %r" % (name, t))
+        _, got = members(decompress(name, comp))
+        check("p/__pycache__" in [m["name"] for m in got],
+              "%s: the plain file went" % name)
+
+
+@case("-o refuses PATH itself (or a link to it) and a device; PATH untouched")
+def _():
+    write("p/__pycache__/a.pyc", b"x")
+    run("tar", "-czf", "x.tar.gz", "p")
+    os.symlink("x.tar.gz", "same.tar.gz")
+    h = sha("x.tar.gz")
+    for out, why in (("x.tar.gz", b"being read"),
+                     ("same.tar.gz", b"being read"),
+                     ("/dev/null", b"not a regular file")):
+        p = run(BIN, "-o", out, "x.tar.gz", ok=(3,))
+        check(out.encode() in p.stderr and why in p.stderr, p.stderr)
+        check(sha("x.tar.gz") == h, "input changed by -o %s" % out)
+    check(os.path.islink("same.tar.gz"), "the link was replaced")
+    no_temp(".")
 
 
 @case("--level: gzip 1 differs from the default and is still gzip -t clean")

@@ -782,4 +782,50 @@ else
 	echo "ok $_n - 16 deep chains under ulimit -n 1024 # SKIP no --threads"
 fi
 
+
+case_sourceless_words() {
+	mkdir -p t/app
+	echo x >t/app/lone.pyc
+	mkfifo t/app/pipe.pyc
+	"$PYCSTRIP" -n --json s.json t 2>err || fail "exit $?: $(cat err)"
+	grep -q 'lone.pyc: sourceless module would be removed' err ||
+	    fail "dry run does not say would: $(cat err)"
+	! grep -q 'pipe.pyc' err || fail "a FIFO called a module: $(cat err)"
+	"$PY" -c 'import json; t=json.load(open("s.json"))["targets"][0]
+assert t["sourceless"] == ["app/lone.pyc"], t["sourceless"]
+assert sorted(t["removed"]) == ["app/lone.pyc", "app/pipe.pyc"], t["removed"]'
+	"$PYCSTRIP" t 2>err || fail "exit $?: $(cat err)"
+	grep -q 'lone.pyc: sourceless module removed' err ||
+	    fail "no warning: $(cat err)"
+	[ ! -e t/app/lone.pyc ] && [ ! -e t/app/pipe.pyc ] ||
+	    fail "left: $(ls t/app)"
+}
+run_case "sourceless: dry run says 'would be removed'; a FIFO is no module" \
+    case_sourceless_words
+
+# Overlapping targets on two jobs: what one removes under the other's feet
+# is gone, not an error (as rm -rf and pyclean take it).
+case_overlap_jobs() {
+	i=0
+	while [ $i -lt 40 ]; do
+		mkdir -p "t/pkg/d$i/__pycache__/x"
+		j=0
+		while [ $j -lt 30 ]; do
+			: >"t/pkg/d$i/__pycache__/x/m$j.pyc"
+			j=$((j + 1))
+		done
+		i=$((i + 1))
+	done
+	tar -cf t.tar t
+	for k in 1 2 3 4 5; do
+		rm -rf t
+		tar -xf t.tar
+		"$PYCSTRIP" -q -j 2 t t/pkg t/pkg/d1 2>err ||
+		    fail "round $k: exit $?: $(head -c 300 err)"
+		[ -z "$(find t -name __pycache__)" ] || fail "round $k: left some"
+	done
+}
+run_case "overlapping targets on -j 2: vanished entries are not errors" \
+    case_overlap_jobs
+
 finish

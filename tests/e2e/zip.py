@@ -492,6 +492,48 @@ def _():
     no_temp_left()
 
 
+def rehash_wheel(src, dst, wrong=None):
+    """src rewritten with sha512 RECORD rows for .py files and sha384 for
+    the rest (the wheel spec allows any hash as strong as sha256); the row
+    of member wrong gets the hash of other bytes."""
+    with zipfile.ZipFile(src) as z:
+        rname = [n for n in z.namelist() if n.endswith(".dist-info/RECORD")][0]
+        rows = []
+        for r in csv.reader(z.read(rname).decode().splitlines()):
+            if r and r[0] != rname:
+                data = z.read(r[0])
+                algo = "sha512" if r[0].endswith(".py") else "sha384"
+                h = hashlib.new(algo, data + (b"!" if r[0] == wrong else b""))
+                r[1] = algo + "=" + base64.urlsafe_b64encode(
+                    h.digest()).rstrip(b"=").decode()
+            rows.append(r)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as o:
+            for i in z.infolist():
+                o.writestr(i, out.getvalue() if i.filename == rname
+                           else z.read(i.filename))
+
+
+@case("wheel: --verify checks sha384 and sha512 RECORD hashes too")
+def _():
+    whl = fresh_wheel()
+    strong = "strong/" + whl
+    os.makedirs("strong")
+    rehash_wheel(whl, strong)
+    rows = record_rows(strong).decode()
+    check("sha512=" in rows and "sha384=" in rows, rows)
+    pycstrip("--verify", strong)
+    judge_wheel(strong)
+    check(b"__pycache__" not in record_rows(strong), "not stripped")
+    rehash_wheel(whl, "bad.whl", wrong="demo/mod.py")
+    before = snap("bad.whl")
+    p = pycstrip("--verify", "bad.whl", ok=(3,))
+    check(b"sha512 of demo/mod.py does not match" in p.stderr, p.stderr)
+    check(snap("bad.whl") == before, "refused file changed")
+    no_temp_left()
+
+
 @case("wheel repacked by wheel pack (compiled in place) strips and verifies")
 def _():
     whl = fresh_wheel()
@@ -652,11 +694,35 @@ def _():
             f.write(n)
     run("zip", "-q", "-r", "x.zip", "p")
     shutil.copy("x.zip", "orig.zip")
-    pycstrip("-x", "p/__pycache__/keep*", "x.zip")
+    pycstrip("--json", "s.json", "-x", "p/__pycache__/keep*", "x.zip")
     names = zipfile.ZipFile("x.zip").namelist()
     check(names == ["p/", "p/a.py", "p/__pycache__/",
                     "p/__pycache__/keep.cpython-311.pyc"], names)
     strict_compare("x.zip", "orig.zip")
+    t = summary("s.json")["targets"][0]
+    check(t["removed_dirs"] == 0 and t["removed_files"] == 1,
+          "the kept __pycache__ is counted as removed: %r" % t)
+
+
+@case("a regular file named __pycache__ stays; a link so named goes")
+def _():
+    os.makedirs("p/d")
+    for n in ("p/a.py", "p/__pycache__", "p/d/x.pyc"):
+        with open(n, "w") as f:
+            f.write(n)
+    os.symlink("d", "p/d/__pycache__")
+    run("zip", "-q", "-r", "--symlinks", "x.zip", "p")
+    os.makedirs("tree")
+    shutil.copytree("p", "tree/p", symlinks=True)
+    pycstrip("--json", "z.json", "x.zip")
+    pycstrip("--json", "t.json", "tree")
+    names = zipfile.ZipFile("x.zip").namelist()
+    check("p/__pycache__" in names, "the plain file went: %r" % names)
+    check("p/d/__pycache__" not in names, "the link stayed: %r" % names)
+    z, t = summary("z.json")["targets"][0], summary("t.json")["targets"][0]
+    check(sorted(z["removed"]) == sorted(t["removed"]) ==
+          ["p/d/__pycache__", "p/d/x.pyc"], (z["removed"], t["removed"]))
+    check(z["removed_dirs"] == t["removed_dirs"] == 0, (z, t))
 
 
 @case("zip streamed to a pipe (data descriptors): none in the output")
@@ -1058,6 +1124,27 @@ def _():
     check(open("copy.zip", "rb").read() == open("target.zip", "rb").read(),
           "not a copy")
     check(snap("g.zip") == before, "input changed")
+    no_temp_left()
+
+
+@case("-o refuses PATH itself (or a link to it), a device and a FIFO")
+def _():
+    good_zip()
+    os.symlink("g.zip", "same.zip")
+    os.mkfifo("fifo")
+    before = snap("g.zip")
+    for out, why in (("g.zip", b"being read"), ("same.zip", b"being read"),
+                     ("./g.zip", b"being read"),
+                     ("/dev/null", b"not a regular file"),
+                     ("fifo", b"not a regular file")):
+        p = pycstrip("-o", out, "g.zip", ok=(3,))
+        check(out.encode() in p.stderr and why in p.stderr, p.stderr)
+        check(snap("g.zip") == before, "input changed by -o %s" % out)
+    check(os.path.islink("same.zip") and
+          stat.S_ISFIFO(os.lstat("fifo").st_mode) and
+          stat.S_ISCHR(os.stat("/dev/null").st_mode), "a target was replaced")
+    # a dry run writes nothing, so names nothing wrong
+    pycstrip("-n", "-o", "g.zip", "g.zip")
     no_temp_left()
 
 

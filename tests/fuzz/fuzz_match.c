@@ -69,15 +69,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = ps_match_strip_dot(path);
 	CHECK(s >= path && s <= path + len);
 	CHECK(s[0] != '.' || s[1] != '/');
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
+		size_t sl = strlen(s), sp;
+
+		/* a file, a directory, a symbolic link */
 		dir = i == 1;
 		loose = false;
-		if (ps_match_member(s, dir, &loose)) {
+		while (sl > 0 && s[sl - 1] == '/')
+			sl--;
+		sp = ps_match_pycache_prefix(s, sl);
+		if (ps_match_member(s, dir, i == 2, &loose)) {
 			if (loose)
-				CHECK(ps_match_pycache_prefix(s, strlen(s)) == 0);
+				CHECK(sp == 0);
 		} else {
 			CHECK(!loose);
-			CHECK(ps_match_pycache_prefix(s, strlen(s)) == 0);
+			/* Only a plain file named __pycache__ itself stays. */
+			CHECK(sp == 0 || (i == 0 && sp == sl));
 		}
 	}
 	(void)ps_match_excluded(globs, n, path);

@@ -297,16 +297,17 @@ Test(match, member_in_pycache_is_removed)
 	bool loose = true;
 
 	cr_assert(ps_match_member("pkg/__pycache__/a.cpython-311.pyc", false,
+	    false, &loose));
+	cr_assert_not(loose);
+	loose = true;
+	cr_assert(ps_match_member("pkg/__pycache__/README", false, false, &loose));
+	cr_assert_not(loose);
+	loose = true;
+	cr_assert(ps_match_member("pkg/__pycache__/sub/x.txt", false, false,
 	    &loose));
 	cr_assert_not(loose);
 	loose = true;
-	cr_assert(ps_match_member("pkg/__pycache__/README", false, &loose));
-	cr_assert_not(loose);
-	loose = true;
-	cr_assert(ps_match_member("pkg/__pycache__/sub/x.txt", false, &loose));
-	cr_assert_not(loose);
-	loose = true;
-	cr_assert(ps_match_member("__pycache__/a.pyc", false, &loose));
+	cr_assert(ps_match_member("__pycache__/a.pyc", false, false, &loose));
 	cr_assert_not(loose);
 }
 
@@ -314,9 +315,22 @@ Test(match, pycache_directory_member_is_removed)
 {
 	bool loose = false;
 
-	cr_assert(ps_match_member("pkg/__pycache__/", true, &loose));
-	cr_assert(ps_match_member("pkg/__pycache__", true, &loose));
-	cr_assert(ps_match_member("pkg/__pycache__/sub/", true, &loose));
+	cr_assert(ps_match_member("pkg/__pycache__/", true, false, &loose));
+	cr_assert(ps_match_member("pkg/__pycache__", true, false, &loose));
+	cr_assert(ps_match_member("pkg/__pycache__/sub/", true, false, &loose));
+	cr_assert_not(loose);
+}
+
+Test(match, pycache_member_that_is_a_plain_file_is_kept)
+{
+	bool loose = false;
+
+	/* As in tree mode: a regular file named __pycache__ stays, a link
+	 * so named goes, and what a __pycache__ component holds goes. */
+	cr_assert_not(ps_match_member("pkg/__pycache__", false, false, &loose));
+	cr_assert_not(ps_match_member("__pycache__", false, false, &loose));
+	cr_assert(ps_match_member("pkg/__pycache__", false, true, &loose));
+	cr_assert(ps_match_member("pkg/__pycache__/x", false, true, &loose));
 	cr_assert_not(loose);
 }
 
@@ -324,13 +338,13 @@ Test(match, loose_bytecode_member_is_removed_and_flagged)
 {
 	bool loose = false;
 
-	cr_assert(ps_match_member("pkg/a.pyc", false, &loose));
+	cr_assert(ps_match_member("pkg/a.pyc", false, false, &loose));
 	cr_assert(loose);
 	loose = false;
-	cr_assert(ps_match_member("a.pyo", false, &loose));
+	cr_assert(ps_match_member("a.pyo", false, false, &loose));
 	cr_assert(loose);
 	loose = false;
-	cr_assert(ps_match_member("/abs/b.pyc", false, &loose));
+	cr_assert(ps_match_member("/abs/b.pyc", false, false, &loose));
 	cr_assert(loose);
 }
 
@@ -338,7 +352,7 @@ Test(match, temporary_member_is_removed_not_loose)
 {
 	bool loose = false;
 
-	cr_assert(ps_match_member("pkg/a.pyc.1234", false, &loose));
+	cr_assert(ps_match_member("pkg/a.pyc.1234", false, false, &loose));
 	cr_assert_not(loose);
 }
 
@@ -346,7 +360,7 @@ Test(match, hostile_member_names_are_only_matched)
 {
 	bool loose = false;
 
-	cr_assert(ps_match_member("../x/__pycache__/a.pyc", false, &loose));
+	cr_assert(ps_match_member("../x/__pycache__/a.pyc", false, false, &loose));
 	cr_assert_not(loose);
 }
 
@@ -354,12 +368,13 @@ Test(match, other_members_are_kept)
 {
 	bool loose = false;
 
-	cr_assert_not(ps_match_member("pkg/a.py", false, &loose));
-	cr_assert_not(ps_match_member("pkg/a.PYC", false, &loose));
-	cr_assert_not(ps_match_member("pkg/a.pyd", false, &loose));
-	cr_assert_not(ps_match_member("pkg/a.pyc.12a", false, &loose));
-	cr_assert_not(ps_match_member("pkg/x__pycache__/a.py", false, &loose));
-	cr_assert_not(ps_match_member("pkg/", true, &loose));
+	cr_assert_not(ps_match_member("pkg/a.py", false, false, &loose));
+	cr_assert_not(ps_match_member("pkg/a.PYC", false, false, &loose));
+	cr_assert_not(ps_match_member("pkg/a.pyd", false, false, &loose));
+	cr_assert_not(ps_match_member("pkg/a.pyc.12a", false, false, &loose));
+	cr_assert_not(ps_match_member("pkg/x__pycache__/a.py", false, false,
+	    &loose));
+	cr_assert_not(ps_match_member("pkg/", true, false, &loose));
 	cr_assert_not(loose);
 }
 
@@ -367,8 +382,9 @@ Test(match, directory_named_like_bytecode_is_kept)
 {
 	bool loose = false;
 
-	cr_assert_not(ps_match_member("pkg/weird.pyc/", true, &loose));
-	cr_assert_not(ps_match_member("pkg/weird.pyc", true, &loose));
-	cr_assert_not(ps_match_member("pkg/weird.pyc/mod.py", false, &loose));
+	cr_assert_not(ps_match_member("pkg/weird.pyc/", true, false, &loose));
+	cr_assert_not(ps_match_member("pkg/weird.pyc", true, false, &loose));
+	cr_assert_not(ps_match_member("pkg/weird.pyc/mod.py", false, false,
+	    &loose));
 	cr_assert_not(loose);
 }
