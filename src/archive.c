@@ -31,38 +31,12 @@ ps_archive_copy(int fd, off_t size, const char *output,
     const struct stat *like, struct ps_error *err)
 {
 	struct ps_atomic a;
-	off_t off = 0;
 
 	if (ps_atomic_begin(&a, output, like, err) < 0)
 		return -1;
-	while (off < size) {
-		ssize_t n = copy_file_range(fd, &off, a.fd, NULL,
-		    (size_t)(size - off), 0);
-
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-		    errno == EINVAL || errno == EOPNOTSUPP ||
-		    errno == EBADF)) {
-			char buf[1 << 16];
-			ssize_t r = pread(fd, buf, sizeof buf, off);
-
-			if (r > 0 && write(a.fd, buf, (size_t)r) != r)
-				r = -1;
-			n = r;
-			if (n > 0)
-				off += n;
-		}
-		if (n < 0) {
-			ps_error_sys(err, errno, "cannot copy to %s",
-			    ps_atomic_is_stdout(output) ? "standard output" :
-			    output);
-			ps_atomic_abort(&a);
-			return -1;
-		}
-		if (n == 0) {
-			ps_error_input(err, "file shrank while being read");
-			ps_atomic_abort(&a);
-			return -1;
-		}
+	if (ps_atomic_copy(&a, fd, size, err) < 0) {
+		ps_atomic_abort(&a);
+		return -1;
 	}
 	return ps_atomic_commit(&a, err);
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define SUFFIX ".pycstrip-"
 #define MAX_PENDING 256
+#define LINK_TRIES 100
 
 /*
  * Paths of the temporaries now being written, for ps_atomic_unlink_all().
@@ -82,6 +84,71 @@ ps_atomic_is_stdout(const char *dest)
 	return strcmp(dest, "-") == 0;
 }
 
+const char *
+ps_atomic_name(const struct ps_atomic *a)
+{
+	if (a->to_stdout)
+		return "standard output";
+	return a->unnamed ? a->dest : a->tmp;
+}
+
+/* -1: not yet known; 0: named temporaries only; 1: O_TMPFILE first. */
+static int unnamed_ok = -1;
+
+void
+ps_atomic_allow_unnamed(int on)
+{
+	__atomic_store_n(&unnamed_ok, on ? -1 : 0, __ATOMIC_RELAXED);
+}
+
+/* Whether an O_TMPFILE file can be given a name through /proc. */
+static int
+can_link_proc(void)
+{
+	int ok = __atomic_load_n(&unnamed_ok, __ATOMIC_RELAXED);
+
+	if (ok < 0) {
+		ok = access("/proc/self/fd", X_OK) == 0;
+		__atomic_store_n(&unnamed_ok, ok, __ATOMIC_RELAXED);
+	}
+	return ok;
+}
+
+/*
+ * Gives the unnamed temporary its name: a->tmp's XXXXXX filled in, tried
+ * again when taken.  Registered for the signal handlers once it exists.
+ */
+static int
+link_unnamed(struct ps_atomic *a, struct ps_error *err)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static unsigned counter;
+	char proc[64];
+	char *x = a->tmp + strlen(a->tmp) - 6;
+	struct timespec ts;
+	uint64_t v;
+	int i, k;
+
+	(void)snprintf(proc, sizeof proc, "/proc/self/fd/%d", a->fd);
+	for (i = 0; i < LINK_TRIES; i++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)getpid() <<
+		    20 ^ (uint64_t)__atomic_add_fetch(&counter, 1,
+		    __ATOMIC_RELAXED) * 40503u ^ (uint64_t)ts.tv_sec;
+		for (k = 0; k < 6; k++, v /= 62)
+			x[k] = abc[v % 62];
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, a->tmp,
+		    AT_SYMLINK_FOLLOW) == 0) {
+			a->slot = claim_slot(a->tmp);
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	return ps_error_sys(err, errno, "cannot name the new %s", a->dest);
+}
+
 int
 ps_atomic_begin(struct ps_atomic *a, const char *dest,
     const struct stat *like, struct ps_error *err)
@@ -125,6 +192,26 @@ ps_atomic_begin(struct ps_atomic *a, const char *dest,
 		umask(mask);
 		a->mode = 0666 & ~mask;
 	}
+	/*
+	 * An unnamed file (O_TMPFILE) where the file system has them and
+	 * /proc can name it at commit: a SIGKILL, a crash or a power cut
+	 * before the commit leaves nothing behind.  Else a named one.
+	 */
+	if (can_link_proc()) {
+		a->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (a->fd >= 0) {
+			a->unnamed = 1;
+			(void)flock(a->fd, LOCK_EX | LOCK_NB);
+			rc = 0;
+			goto out;
+		}
+		if (errno != EOPNOTSUPP && errno != EISDIR &&
+		    errno != EINVAL && errno != ENOENT) {
+			ps_error_sys(err, errno,
+			    "cannot create temporary file in %s", dir);
+			goto out;
+		}
+	}
 	/* Register before the file exists so that a signal cannot orphan it. */
 	a->slot = claim_slot(a->tmp);
 	a->fd = mkostemp(a->tmp, O_CLOEXEC);
@@ -154,6 +241,78 @@ out:
 	return rc;
 }
 
+int
+ps_atomic_copy(struct ps_atomic *a, int fd, off_t size, struct ps_error *err)
+{
+	off_t off = 0;
+
+	while (off < size) {
+		ssize_t n = copy_file_range(fd, &off, a->fd, NULL,
+		    (size_t)(size - off), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP ||
+		    errno == EBADF)) {
+			char buf[1 << 16];
+			ssize_t r = pread(fd, buf, sizeof buf, off);
+
+			if (r > 0 && write(a->fd, buf, (size_t)r) != r)
+				r = -1;
+			n = r;
+			if (n > 0)
+				off += n;
+		}
+		if (n < 0)
+			return ps_error_sys(err, errno, "cannot copy to %s",
+			    ps_atomic_name(a));
+		if (n == 0)
+			return ps_error_input(err,
+			    "file shrank while being read");
+	}
+	return 0;
+}
+
+/*
+ * When /proc cannot name the unnamed temporary after all (a sandbox that
+ * has O_TMPFILE but not linkat through /proc): its bytes go into a named
+ * temporary instead, and later runs use named ones from the start.
+ * On success a holds the named temporary, with its mode set and flushed.
+ */
+static int
+copy_to_named(struct ps_atomic *a, struct ps_error *err)
+{
+	struct ps_atomic n = *a;
+	struct stat st;
+
+	ps_atomic_allow_unnamed(0);
+	memcpy(a->tmp + strlen(a->tmp) - 6, "XXXXXX", 6);
+	n.unnamed = 0;
+	n.slot = claim_slot(n.tmp);
+	n.fd = mkostemp(n.tmp, O_CLOEXEC);
+	if (n.fd < 0) {
+		release_slot(n.slot);
+		return ps_error_sys(err, errno, "cannot create temporary "
+		    "file for %s", a->dest);
+	}
+	(void)flock(n.fd, LOCK_EX | LOCK_NB);
+	if (fstat(a->fd, &st) < 0 || ps_atomic_copy(&n, a->fd, st.st_size,
+	    err) < 0 || (n.have_owner && geteuid() == 0 &&
+	    fchown(n.fd, n.uid, n.gid) < 0) || fchmod(n.fd, n.mode) < 0 ||
+	    fsync(n.fd) < 0) {
+		if (err->msg[0] == '\0')
+			ps_error_sys(err, errno, "cannot copy to %s", n.tmp);
+		(void)close(n.fd);
+		(void)unlink(n.tmp);
+		release_slot(n.slot);
+		return -1;
+	}
+	(void)close(a->fd);
+	a->fd = n.fd;
+	a->slot = n.slot;
+	a->unnamed = 0;
+	return 0;
+}
+
 static void
 release(struct ps_atomic *a)
 {
@@ -178,7 +337,10 @@ ps_atomic_abort(struct ps_atomic *a)
 		return;
 	if (a->fd >= 0)
 		(void)close(a->fd);
-	(void)unlink(a->tmp);
+	/* An unnamed temporary goes with its last descriptor. */
+	if (!a->unnamed)
+		(void)unlink(a->tmp);
+	a->unnamed = 0;
 	release(a);
 }
 
@@ -215,28 +377,41 @@ ps_atomic_commit(struct ps_atomic *a, struct ps_error *err)
 
 	if (a->have_owner && geteuid() == 0 &&
 	    fchown(fd, a->uid, a->gid) < 0) {
-		ps_error_sys(err, errno, "cannot set owner of %s", a->tmp);
+		ps_error_sys(err, errno, "cannot set owner of %s",
+		    ps_atomic_name(a));
 		goto fail;
 	}
 	/* After chown: it clears set-id bits, which fchmod puts back. */
 	if (fchmod(fd, a->mode) < 0) {
-		ps_error_sys(err, errno, "cannot set mode of %s", a->tmp);
+		ps_error_sys(err, errno, "cannot set mode of %s",
+		    ps_atomic_name(a));
 		goto fail;
 	}
 	if (fsync(fd) < 0) {
-		ps_error_sys(err, errno, "cannot flush %s", a->tmp);
+		ps_error_sys(err, errno, "cannot flush %s", ps_atomic_name(a));
 		goto fail;
 	}
-	a->fd = -1;
-	if (close(fd) < 0) {
-		ps_error_sys(err, errno, "cannot close %s", a->tmp);
-		goto fail;
+	/* Named only now, whole and flushed, just before the rename. */
+	if (a->unnamed && link_unnamed(a, err) < 0) {
+		ps_error_clear(err);
+		if (copy_to_named(a, err) < 0)
+			goto fail;
+		fd = a->fd;
 	}
+	a->unnamed = 0;
+	/*
+	 * Renamed while still open, so still locked: another run's stale
+	 * clean-up spares it however long this one is stopped here.  The
+	 * data is flushed, so the close cannot lose it; once renamed, the
+	 * new archive is in place whatever the close says.
+	 */
 	if (rename(a->tmp, a->dest) < 0) {
 		ps_error_sys(err, errno, "cannot rename %s to %s", a->tmp,
 		    a->dest);
 		goto fail;
 	}
+	a->fd = -1;
+	(void)close(fd);
 	sync_dir(a->dest);
 	release(a);
 	return 0;

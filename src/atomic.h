@@ -1,12 +1,16 @@
 /*
  * atomic.h - replace a file atomically, or not at all.
  *
- * A new file is written beside its destination under the recognisable name
- * ".NAME.pycstrip-XXXXXX" (O_TMPFILE + linkat is not used: the temporary
- * must have a name so that rename(2) can put it in place).  Commit flushes
- * it (fsync), gives it the mode (and, as root, the owner) of the file it
- * replaces, renames it over the destination and flushes the directory.
- * Abort unlinks it.  Between begin and commit/abort the temporary's path is
+ * A new file is written beside its destination, unnamed (O_TMPFILE) where
+ * the file system allows it and /proc is there to name it, else under the
+ * recognisable name ".NAME.pycstrip-XXXXXX".  Commit flushes it (fsync),
+ * gives it the mode (and, as root, the owner) of the file it replaces,
+ * names an unnamed one ".NAME.pycstrip-XXXXXX" (linkat through
+ * /proc/self/fd: rename(2) needs a name), renames it over the destination
+ * and flushes the directory.  Abort closes it (an unnamed file is then
+ * gone) and unlinks a named one.  So a SIGKILL or a crash leaves a named
+ * temporary only between the link and the rename, or on a file system
+ * without O_TMPFILE.  Between begin and commit/abort the temporary's path is
  * registered in a small process-wide table so that a signal handler can
  * unlink it (ps_atomic_unlink_all(), async-signal-safe): the one piece of
  * global state in the library, as git's lockfile.c keeps its list.
@@ -36,10 +40,15 @@ struct ps_atomic {
 	int have_owner;   /* set the owner (when like was given) */
 	int slot;         /* index in the signal cleanup table, or -1 */
 	int to_stdout;    /* dest is "-": fd is a duplicate of standard output */
+	int unnamed;      /* O_TMPFILE: tmp is a template, named at commit */
 };
 
 /* Whether dest names standard output ("-"). */
 int ps_atomic_is_stdout(const char *dest);
+
+/* What messages call the file being written: the temporary's name, the
+ * destination while the temporary is unnamed, or "standard output". */
+const char *ps_atomic_name(const struct ps_atomic *a);
 
 /*
  * Creates the temporary beside dest.  like, when not NULL, is the stat of
@@ -57,8 +66,24 @@ int ps_atomic_begin(struct ps_atomic *a, const char *dest,
  */
 int ps_atomic_commit(struct ps_atomic *a, struct ps_error *err);
 
+/*
+ * Copies the first size bytes of fd into a's file, at its current offset
+ * (copy_file_range, or read and write where that cannot).  Returns 0, or
+ * -1 with err set ("cannot copy to NAME: ...", or "file shrank while
+ * being read"); a is left for the caller to abort.
+ */
+int ps_atomic_copy(struct ps_atomic *a, int fd, off_t size,
+    struct ps_error *err);
+
 /* Closes and unlinks the temporary; releases a.  Takes a released a. */
 void ps_atomic_abort(struct ps_atomic *a);
+
+/*
+ * Whether ps_atomic_begin() may use an unnamed (O_TMPFILE) temporary:
+ * on by default; off makes every temporary a named one (the path taken on
+ * file systems without O_TMPFILE), for the tests of that path.
+ */
+void ps_atomic_allow_unnamed(int on);
 
 /* Unlinks every registered temporary.  Async-signal-safe. */
 void ps_atomic_unlink_all(void);

@@ -320,7 +320,7 @@ copier_start(struct tar *t)
 		return ps_error_nomem(t->err);
 	}
 	/* Set last: copier_release() destroys the locks when it is set. */
-	c->tmp = t->at.to_stdout ? "standard output" : t->at.tmp;
+	c->tmp = ps_atomic_name(&t->at);
 	if ((e = pthread_create(&c->thread, NULL, copier_main, c)) != 0)
 		return ps_error_sys(t->err, e, "cannot start a thread");
 	c->live = true;

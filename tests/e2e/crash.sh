@@ -3,13 +3,14 @@
 # artifacts (a wheel from `wheel pack`, a tar.gz from GNU tar).
 #
 # SIGKILL at many moments: at the Nth write-side call spread over the run
-# (the inject shim kills the process right there), when the temporary file
-# has just appeared, before and after its fsync, just before and just after
-# the rename, and at wall-clock moments from outside.  Afterwards the path
-# holds the original or the complete stripped archive (sha256 of one of
-# the two, never a torn file); anything left beside it is a temporary named
-# ".NAME.pycstrip-XXXXXX"; once it is over a minute old (touch -d) the next
-# run removes it and finishes the job.
+# (the inject shim kills the process right there), before and after the
+# fsync of the (unnamed, O_TMPFILE) temporary, before and after the linkat
+# that names it, just before and just after the rename, and at wall-clock
+# moments from outside.  Afterwards the path holds the original or the
+# complete stripped archive (sha256 of one of the two, never a torn file);
+# nothing is left beside it but, when killed between the linkat and the
+# rename, a temporary named ".NAME.pycstrip-XXXXXX"; once it is over a
+# minute old (touch -d) the next run removes it and finishes the job.
 # SIGINT / SIGTERM / SIGHUP during the rewrite: the temporary goes, the
 # original stays, the exit status is 128 + the signal (re-raised); a signal
 # ignored at start (nohup) stays ignored.
@@ -166,12 +167,13 @@ kill_loop() { # FILE
 			kill_at "$f" "$func" $((1 + (c - 1) * i / 4))
 		done
 	done
-	# the temporary just appeared; written, not yet flushed; flushed, not
-	# yet renamed; the moment before the rename; renamed, directory not
-	# yet flushed
-	kill_at "$f" mkostemp 1 kill-after original/1
-	kill_at "$f" fsync 1 kill original/1
-	kill_at "$f" fsync 1 kill-after original/1
+	# written, not yet flushed; flushed, still unnamed; about to be
+	# named; named, not yet renamed; the moment before the rename;
+	# renamed, directory not yet flushed
+	kill_at "$f" fsync 1 kill original/0
+	kill_at "$f" fsync 1 kill-after original/0
+	kill_at "$f" linkat 1 kill original/0
+	kill_at "$f" linkat 1 kill-after original/1
 	kill_at "$f" rename 1 kill original/1
 	kill_at "$f" rename 1 kill-after stripped/0
 	# Wall-clock moments from outside, over the time a run takes.
@@ -235,8 +237,11 @@ signal_mid() {
 	PS_INJECT_FUNC=$2 PS_INJECT_N=$(($1 / 2 + 1)) PS_INJECT_ACTION=stop \
 	    LD_PRELOAD=$SHIM spawn "${disp:-SIG_DFL}" "$PYCSTRIP" -q "$f"
 	wait_stopped "$pid"
-	[ -n "$(find "$(dirname "$f")" -name '.*.pycstrip-*')" ] ||
-	    fail "no temporary while stopped mid-write"
+	# the temporary is unnamed: "DIR/#INODE (deleted)" among its files
+	ls -l "/proc/$pid/fd" | grep -q "$(dirname "$f")/#[0-9]* (deleted)" ||
+	    fail "no unnamed temporary while stopped mid-write: $(ls -l "/proc/$pid/fd")"
+	[ -z "$(find "$(dirname "$f")" -name '.*.pycstrip-*')" ] ||
+	    fail "a named temporary while stopped mid-write"
 	kill "-$sig" "$pid"
 	kill -CONT "$pid"
 	set +e

@@ -255,7 +255,8 @@ case_stale_cleanup() {
 }
 
 # A run stopped for minutes (^Z) keeps its temporary: another run's stale
-# clean-up sees the lock on it and spares it; both then finish.
+# clean-up sees the lock on it and spares it; both then finish.  Stopped
+# just before its rename: an unnamed temporary has its name by then.
 case_stopped_run_spared() {
 	shim=
 	for d in "$(dirname "$PYCSTRIP")" "$PYCSTRIP_ROOT/build"; do
@@ -270,7 +271,7 @@ case_stopped_run_spared() {
 	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
 	cp "$w" orig
 	"$PYCSTRIP" -q -o clean "$w"
-	PS_INJECT_FUNC=fchmod PS_INJECT_N=1 PS_INJECT_ACTION=stop \
+	PS_INJECT_FUNC=rename PS_INJECT_N=1 PS_INJECT_ACTION=stop \
 	    LD_PRELOAD=$shim "$PYCSTRIP" -q "$w" &
 	pid=$!
 	i=0
@@ -292,6 +293,34 @@ case_stopped_run_spared() {
 	[ "$rc" -eq 0 ] || fail "the stopped run ended with exit $rc"
 	cmp -s clean "$w" || fail "not the stripped archive"
 	no_temp_left .
+}
+
+# A sandbox with O_TMPFILE but no linkat through /proc: the unnamed
+# temporary cannot be named at the commit, so its bytes go to a named one.
+case_unnamed_cannot_be_linked() {
+	shim=
+	for d in "$(dirname "$PYCSTRIP")" "$PYCSTRIP_ROOT/build"; do
+		[ -f "$d/inject.so" ] && shim=$d/inject.so && break
+	done
+	if [ -z "$shim" ] || ! ldd "$PYCSTRIP" >/dev/null 2>&1 ||
+	    ldd "$PYCSTRIP" | grep -q libasan; then
+		echo "SKIP: needs the inject shim and a plain dynamic binary"
+		return 0
+	fi
+	w=$(make_wheel "$PWD" 5)
+	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
+	cp "$w" orig
+	chmod 0640 "$w"
+	"$PYCSTRIP" -q -o clean "$w"
+	for e in EPERM EACCES EROFS; do
+		cp orig "$w"
+		PS_INJECT_FUNC=linkat PS_INJECT_N=1 PS_INJECT_ERRNO=$e \
+		    LD_PRELOAD=$shim "$PYCSTRIP" -q "$w" 2>err ||
+		    fail "linkat $e: exit $?: $(cat err)"
+		cmp -s clean "$w" || fail "linkat $e: not the stripped archive"
+		[ "$(stat -c %a "$w")" = 640 ] || fail "linkat $e: mode $(stat -c %a "$w")"
+		no_temp_left .
+	done
 }
 
 # The summary cannot be written (a full device): exit 3 and a message, on
@@ -327,4 +356,5 @@ run_case "full tmpfs: refused, untouched, space given back" case_full_tmpfs
 run_case "summary on a full device: exit 3 with the cause" case_summary_full
 run_case "stale temporaries: only old ones of ours" case_stale_cleanup
 run_case "stale clean-up spares a stopped run's temporary (flock)" case_stopped_run_spared
+run_case "O_TMPFILE that cannot be linked: copied to a named temporary" case_unnamed_cannot_be_linked
 finish

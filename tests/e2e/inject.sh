@@ -23,7 +23,7 @@ ERRNOS="EIO ENOSPC EDQUOT EACCES ENOMEM"
 FUNCS="open openat read pread write pwrite close fsync fchmod rename renameat
 linkat unlink unlinkat fdopendir getdents64 copy_file_range mkostemp fopen mmap
 malloc calloc realloc"
-ALWAYS_ALL=" write pwrite rename renameat fsync mkostemp close fchmod copy_file_range "
+ALWAYS_ALL=" write pwrite rename renameat fsync mkostemp linkat close fchmod copy_file_range "
 
 # Issues reported to a module's owner can be listed here while they are
 # fixed, so that the rest keeps running: messages (a regex) that may stand
@@ -268,7 +268,7 @@ output_loop() {
 	"$PYCSTRIP" -q -o want "$src"
 	count_calls counts "$PYCSTRIP" -o out in
 	cat counts
-	for f in write pwrite copy_file_range fsync close rename mkostemp open; do
+	for f in write pwrite copy_file_range fsync close rename mkostemp linkat open; do
 		c=$(awk -v f="$f" '$1 == f { print $2 }' counts)
 		[ -n "$c" ] || continue
 		for n in $(which_n "$c" "$f"); do

@@ -123,13 +123,48 @@ Test(atomic, temporary_is_named_beside_the_target)
 	struct ps_error err = { 0 };
 	char dest[512], want[600];
 
+	ps_atomic_allow_unnamed(0);
 	path_in(dest, sizeof dest, "x.whl");
 	cr_assert_eq(ps_atomic_begin(&a, dest, NULL, &err), 0, "%s", err.msg);
+	cr_assert_not(a.unnamed);
 	snprintf(want, sizeof want, "%s/.x.whl.pycstrip-", dir);
 	cr_assert_eq(strncmp(a.tmp, want, strlen(want)), 0, "%s", a.tmp);
 	cr_assert_eq(strlen(a.tmp), strlen(want) + 6);
 	cr_assert(exists(a.tmp + strlen(dir) + 1));
 	ps_atomic_abort(&a);
+	cr_assert_eq(count_like(".pycstrip-"), 0);
+}
+
+/* The default on a file system with O_TMPFILE (tmpfs, ext4, xfs, ...). */
+Test(atomic, unnamed_temporary_has_no_name_until_commit)
+{
+	struct ps_atomic a;
+	struct ps_error err = { 0 };
+	struct stat like, st;
+	char dest[512], buf[64];
+
+	put("x.whl", "old", 0604);
+	path_in(dest, sizeof dest, "x.whl");
+	cr_assert_eq(stat(dest, &like), 0);
+	cr_assert_eq(ps_atomic_begin(&a, dest, &like, &err), 0, "%s", err.msg);
+	cr_assert(a.unnamed, "no O_TMPFILE in %s", dir);
+	cr_assert_eq(write(a.fd, "new", 3), 3);
+	cr_assert_eq(count_like(".pycstrip-"), 0);
+	cr_assert_str_eq(ps_atomic_name(&a), dest);
+	cr_assert_eq(ps_atomic_commit(&a, &err), 0, "%s", err.msg);
+	read_back("x.whl", buf, sizeof buf);
+	cr_assert_str_eq(buf, "new");
+	cr_assert_eq(stat(dest, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0604);
+	cr_assert_eq(st.st_nlink, 1);
+	cr_assert_eq(count_like(".pycstrip-"), 0);
+
+	/* Aborted: nothing to unlink, nothing left, the target as it was. */
+	cr_assert_eq(ps_atomic_begin(&a, dest, &like, &err), 0, "%s", err.msg);
+	cr_assert_eq(write(a.fd, "partial", 7), 7);
+	ps_atomic_abort(&a);
+	read_back("x.whl", buf, sizeof buf);
+	cr_assert_str_eq(buf, "new");
 	cr_assert_eq(count_like(".pycstrip-"), 0);
 }
 
@@ -175,6 +210,7 @@ Test(atomic, unlink_all_removes_pending_temporaries)
 	struct ps_error err = { 0 };
 	char d1[512], d2[512];
 
+	ps_atomic_allow_unnamed(0);
 	path_in(d1, sizeof d1, "a.whl");
 	path_in(d2, sizeof d2, "b.whl");
 	cr_assert_eq(ps_atomic_begin(&a, d1, NULL, &err), 0);
@@ -245,6 +281,7 @@ Test(atomic, a_live_temporary_is_locked)
 	char dest[512];
 	int fd;
 
+	ps_atomic_allow_unnamed(0);
 	path_in(dest, sizeof dest, "x.whl");
 	cr_assert_eq(ps_atomic_begin(&a, dest, NULL, &err), 0);
 	fd = open(a.tmp, O_RDONLY);
