@@ -254,10 +254,9 @@ case_stale_cleanup() {
 	[ ! -e ".$n.pycstrip-new222" ] || fail "not cleaned when nothing matched"
 }
 
-# A run stopped for minutes (^Z) keeps its temporary: another run's stale
-# clean-up sees the lock on it and spares it; both then finish.  Stopped
-# just before its rename: an unnamed temporary has its name by then.
-case_stopped_run_spared() {
+# find_shim : sets shim to the inject shim, or says SKIP and returns 1
+# (it needs a plain dynamically linked binary)
+find_shim() {
 	shim=
 	for d in "$(dirname "$PYCSTRIP")" "$PYCSTRIP_ROOT/build"; do
 		[ -f "$d/inject.so" ] && shim=$d/inject.so && break
@@ -265,8 +264,15 @@ case_stopped_run_spared() {
 	if [ -z "$shim" ] || ! ldd "$PYCSTRIP" >/dev/null 2>&1 ||
 	    ldd "$PYCSTRIP" | grep -q libasan; then
 		echo "SKIP: needs the inject shim and a plain dynamic binary"
-		return 0
+		return 1
 	fi
+}
+
+# A run stopped for minutes (^Z) keeps its temporary: another run's stale
+# clean-up sees the lock on it and spares it; both then finish.  Stopped
+# just before its rename: an unnamed temporary has its name by then.
+case_stopped_run_spared() {
+	find_shim || return 0
 	w=$(make_wheel "$PWD" 50)
 	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
 	cp "$w" orig
@@ -298,15 +304,7 @@ case_stopped_run_spared() {
 # A sandbox with O_TMPFILE but no linkat through /proc: the unnamed
 # temporary cannot be named at the commit, so its bytes go to a named one.
 case_unnamed_cannot_be_linked() {
-	shim=
-	for d in "$(dirname "$PYCSTRIP")" "$PYCSTRIP_ROOT/build"; do
-		[ -f "$d/inject.so" ] && shim=$d/inject.so && break
-	done
-	if [ -z "$shim" ] || ! ldd "$PYCSTRIP" >/dev/null 2>&1 ||
-	    ldd "$PYCSTRIP" | grep -q libasan; then
-		echo "SKIP: needs the inject shim and a plain dynamic binary"
-		return 0
-	fi
+	find_shim || return 0
 	w=$(make_wheel "$PWD" 5)
 	supported "$w" || { echo "SKIP: zip rewriter not available"; return 0; }
 	cp "$w" orig
