@@ -1656,12 +1656,9 @@ fscan_book(struct tar *t, const struct fscan *f)
 		const struct fmember *m = &f->m[i];
 		const char *name = f->names + m->name;
 
-		if (!m->drop) {
-			if (t->opts->n_excludes > 0 && ps_result_archive_kept(
-			    t->res, name, m->is_dir) < 0)
-				return ps_error_nomem(t->err);
+		/* (-x is never streamed: what it keeps is never counted.) */
+		if (!m->drop)
 			continue;
-		}
 		if (ps_result_archive_member(t->res, t->opts, name, m->is_dir,
 		    m->is_dir ? 0 : (uint64_t)m->size) < 0 ||
 		    (m->loose && ps_strlist_push(&t->loose, name) < 0))
