@@ -276,7 +276,8 @@ ps_atomic_copy(struct ps_atomic *a, int fd, off_t size, struct ps_error *err)
  * When /proc cannot name the unnamed temporary after all (a sandbox that
  * has O_TMPFILE but not linkat through /proc): its bytes go into a named
  * temporary instead, and later runs use named ones from the start.
- * On success a holds the named temporary, with its mode set and flushed.
+ * On success a holds the named temporary; the commit then sets its owner
+ * and mode and flushes it as for any other.
  */
 static int
 copy_to_named(struct ps_atomic *a, struct ps_error *err)
@@ -296,9 +297,7 @@ copy_to_named(struct ps_atomic *a, struct ps_error *err)
 	}
 	(void)flock(n.fd, LOCK_EX | LOCK_NB);
 	if (fstat(a->fd, &st) < 0 || ps_atomic_copy(&n, a->fd, st.st_size,
-	    err) < 0 || (n.have_owner && geteuid() == 0 &&
-	    fchown(n.fd, n.uid, n.gid) < 0) || fchmod(n.fd, n.mode) < 0 ||
-	    fsync(n.fd) < 0) {
+	    err) < 0) {
 		if (err->msg[0] == '\0')
 			ps_error_sys(err, errno, "cannot copy to %s", n.tmp);
 		(void)close(n.fd);
@@ -375,6 +374,7 @@ ps_atomic_commit(struct ps_atomic *a, struct ps_error *err)
 		return 0;
 	}
 
+again:
 	if (a->have_owner && geteuid() == 0 &&
 	    fchown(fd, a->uid, a->gid) < 0) {
 		ps_error_sys(err, errno, "cannot set owner of %s",
@@ -397,6 +397,7 @@ ps_atomic_commit(struct ps_atomic *a, struct ps_error *err)
 		if (copy_to_named(a, err) < 0)
 			goto fail;
 		fd = a->fd;
+		goto again;     /* the named copy: owner, mode, flush */
 	}
 	a->unnamed = 0;
 	/*

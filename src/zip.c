@@ -2079,7 +2079,7 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 	unsigned char d[PS_SHA512_LEN];
 	char b64[PS_SHA512_LEN * 4 / 3 + 2], buf[NAMEBUF];
 	const char *algo;
-	size_t alen, dlen;
+	size_t dlen;
 	ssize_t r;
 
 	r = w->row_of[e - z->e];
@@ -2090,7 +2090,6 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 	if (row->hash_len == 0)
 		return ps_error_input(err, "wheel: RECORD has no hash for %s",
 		    NAME(e, buf));
-	alen = 7;
 	if (row->hash_len >= 7 && memcmp(row->hash, "sha256=", 7) == 0) {
 		algo = "sha256";
 		ps_sha256_init(&sha);
@@ -2117,8 +2116,9 @@ verify_hash(struct ps_zip *z, const struct wheel *w, const struct entry *e,
 		dlen = sha5.out_len;
 	}
 	ps_b64url(d, dlen, b64);
-	if (row->hash_len != alen + strlen(b64) ||
-	    memcmp(row->hash + alen, b64, strlen(b64)) != 0)
+	/* "ALGO=" is 7 bytes for all three. */
+	if (row->hash_len != 7 + strlen(b64) ||
+	    memcmp(row->hash + 7, b64, strlen(b64)) != 0)
 		return ps_error_input(err, "wheel: %s of %s does not match "
 		    "RECORD", algo, NAME(e, buf));
 	if (row->size >= 0 && (uint64_t)row->size != e->usize)
