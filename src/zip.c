@@ -1159,19 +1159,36 @@ inflate_whole(struct ps_zip *z, const struct entry *e, struct sink *s,
     struct ps_error *err)
 {
 	struct libdeflate_decompressor *d = NULL;
-	unsigned char *in = malloc(e->csize ? (size_t)e->csize : 1);
+	uint64_t at = data_of(e) & ~((uint64_t)sysconf(_SC_PAGESIZE) - 1);
+	size_t map_len = (size_t)(data_of(e) + e->csize - at);
+	void *map = e->csize == 0 ? MAP_FAILED : mmap(NULL, map_len, PROT_READ,
+	    MAP_SHARED | MAP_POPULATE, z->fd, (off_t)at);
+	unsigned char *in = NULL;
+	const unsigned char *data;
 	size_t used = 0, got = 0;
 	enum libdeflate_result r;
 	char buf[NAMEBUF];
 	int rc = -1;
 
-	if (in == NULL || (d = libdeflate_alloc_decompressor()) == NULL) {
+	/* Mapped as the central directory is (map_central()); read when
+	 * it cannot be. */
+	if (map != MAP_FAILED) {
+		data = (const unsigned char *)map + (data_of(e) - at);
+	} else {
+		in = malloc(e->csize ? (size_t)e->csize : 1);
+		if (in == NULL) {
+			ps_error_nomem(err);
+			goto out;
+		}
+		if (read_at(z->fd, in, (size_t)e->csize, data_of(e), err) < 0)
+			goto out;
+		data = in;
+	}
+	if ((d = libdeflate_alloc_decompressor()) == NULL) {
 		ps_error_nomem(err);
 		goto out;
 	}
-	if (read_at(z->fd, in, (size_t)e->csize, data_of(e), err) < 0)
-		goto out;
-	r = libdeflate_deflate_decompress_ex(d, in, (size_t)e->csize,
+	r = libdeflate_deflate_decompress_ex(d, data, (size_t)e->csize,
 	    s->buf, (size_t)e->usize, &used, &got);
 	if (r == LIBDEFLATE_INSUFFICIENT_SPACE ||
 	    (r == LIBDEFLATE_SUCCESS && got != e->usize))
@@ -1190,6 +1207,8 @@ inflate_whole(struct ps_zip *z, const struct entry *e, struct sink *s,
 out:
 	if (d != NULL)
 		libdeflate_free_decompressor(d);
+	if (map != MAP_FAILED)
+		munmap(map, map_len);
 	free(in);
 	return rc;
 }

@@ -359,3 +359,40 @@ Test(record, misaligned_tail_is_still_found)
 	    "RECORD lists z.py, which is not in the archive");
 	ps_record_release(&rec);
 }
+
+/*
+ * The rows are sized from the line feeds up front: CR-only lines (more
+ * rows than line feeds) grow the array, line feeds inside quoted fields
+ * (fewer) leave room unused; either way every row is there, in order.
+ */
+Test(record, row_count_estimate_may_be_short_or_long)
+{
+	enum { N = 3000 };
+	char *text = malloc(N * 32), *out;
+	size_t len = 0, i;
+
+	cr_assert_not_null(text);
+	for (i = 0; i < N; i++)
+		len += (size_t)sprintf(text + len, "m%zu.py,h,%zu\r", i, i);
+	text[len] = '\0';
+	parse(text);
+	cr_assert_eq(rec.n, N);
+	row_eq(rec.rows[N - 1].path, rec.rows[N - 1].path_len, "m2999.py");
+	out = render();
+	cr_assert_str_eq(out, text);
+	free(out);
+	ps_record_release(&rec);
+
+	len = 0;
+	for (i = 0; i < N; i++)
+		len += (size_t)sprintf(text + len, "\"q\n%zu\n.py\",h,1\n", i);
+	text[len] = '\0';
+	parse(text);
+	cr_assert_eq(rec.n, N);
+	row_eq(rec.rows[7].path, rec.rows[7].path_len, "q\n7\n.py");
+	out = render();
+	cr_assert_str_eq(out, text);
+	free(out);
+	ps_record_release(&rec);
+	free(text);
+}
