@@ -1087,6 +1087,59 @@ def _():
     no_temp_left()
 
 
+# RECORD is read and checked by a thread of its own that starts before the
+# names are matched: whatever fails first, each mode refuses the wheel
+# with the same message, untouched, and the thread is waited for.
+@case("bad input: a wheel's RECORD work fails or is cut short, in every mode")
+def _():
+    whl = "pkg-1.0-py3-none-any.whl"
+    modes = ((), ("-n",), ("--check",), ("--verify",), ("-o", "out.whl"))
+
+    def refused(data, *wants):
+        for args in modes:
+            open(whl, "wb").write(data)
+            before = snap(whl)
+            p = pycstrip(*args, whl, ok=(3,))
+            for want in (whl.encode(),) + wants:
+                check(want in p.stderr, (args, p.stderr))
+            check(snap(whl) == before, "refused wheel changed %r" % (args,))
+            check(not os.path.exists("out.whl"), "output left %r" % (args,))
+            no_temp_left()
+
+    synthetic_wheel(whl, 300)
+    good = open(whl, "rb").read()
+    z = parse(whl)
+    # RECORD lists a file the wheel lacks.
+    with zipfile.ZipFile(whl, "a") as w:
+        w.writestr("pkg/extra.py", "E = 1\n")
+    refused(open(whl, "rb").read(), b"RECORD", b"pkg/extra.py")
+    # RECORD's own local header disagrees with its central entry.
+    bad = bytearray(good)
+    bad[z["by_name"][b"pkg-1.0.dist-info/RECORD"].offset + 30 + 1] ^= 0x20
+    refused(bytes(bad), b"pkg-1.0.dist-info/RECORD", b"differ")
+    # Matching the names fails (a duplicate) while RECORD is being read.
+    with zipfile.ZipFile("dup.whl", "w", zipfile.ZIP_DEFLATED) as w:
+        with zipfile.ZipFile(io.BytesIO(good)) as g:
+            for info in g.infolist():
+                w.writestr(info, g.read(info))
+        with __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore")
+            w.writestr("pkg/m00007.py", "X = 7\n")
+    refused(open("dup.whl", "rb").read(), b"duplicate", b"pkg/m00007.py")
+    # Nothing to remove and a RECORD that does not match: still refused.
+    with zipfile.ZipFile("clean.whl", "w", zipfile.ZIP_DEFLATED) as w:
+        with zipfile.ZipFile(io.BytesIO(good)) as g:
+            for info in g.infolist():
+                if "__pycache__" not in info.filename:
+                    w.writestr(info, g.read(info))
+    p = pycstrip("clean.whl", ok=(3,))
+    check(b"RECORD" in p.stderr and b"clean.whl" in p.stderr, p.stderr)
+    # The good wheel still strips, and its RECORD is what PyPI wants.
+    open(whl, "wb").write(good)
+    pycstrip(whl)
+    judge_wheel(whl)
+
+
 @case("bad input: directory as -o target; not-an-archive file")
 def _():
     good_zip()
