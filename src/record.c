@@ -183,9 +183,9 @@ ps_record_parse(struct ps_record *rec, const char *text, size_t len,
 	/*
 	 * As many rows as line feeds, plus one: a RECORD with 51,000 rows
 	 * then takes 3.7 MB, where doubling took 4.7 MB and its copies
-	 * (memory first touched costs a page fault; these rows are most
-	 * of what RECORD's work touches).  Quoted line ends and CR-only lines make it
-	 * an estimate, grown as before when short.
+	 * (memory first touched costs a page fault; these rows are most of
+	 * what RECORD's work touches).  Quoted line ends and CR-only lines
+	 * make it an estimate, grown as before when short.
 	 */
 	for (const char *p = text, *end = text + len;
 	    p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)

@@ -2494,7 +2494,8 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 			goto out;
 	}
 	if (!parallel && w.record != SIZE_MAX) {
-		/* RECORD's own checks come first here, then the others. */
+		/* The job ends after its first step; its result is judged
+		 * after the kept headers', as when it ran here. */
 		record_go(&job, JOB_CANCEL);
 		loaded = record_join(&job, err);
 	}
