@@ -115,6 +115,32 @@ read_back(const char *name, char *buf, size_t size)
 	close(fd);
 }
 
+/* Puts "old" in x.whl with mode, and begins the temporary replacing it. */
+static void
+begin_over(struct ps_atomic *a, mode_t mode, char *dest, size_t size,
+    struct stat *like)
+{
+	struct ps_error err = { 0 };
+
+	put("x.whl", "old", mode);
+	path_in(dest, size, "x.whl");
+	cr_assert_eq(stat(dest, like), 0);
+	cr_assert_eq(ps_atomic_begin(a, dest, like, &err), 0, "%s", err.msg);
+}
+
+/* Asserts x.whl now holds "new" with mode; its stat in st. */
+static void
+replaced(mode_t mode, struct stat *st)
+{
+	char dest[512], buf[64];
+
+	read_back("x.whl", buf, sizeof buf);
+	cr_assert_str_eq(buf, "new");
+	path_in(dest, sizeof dest, "x.whl");
+	cr_assert_eq(stat(dest, st), 0);
+	cr_assert_eq(st->st_mode & 07777, mode);
+}
+
 TestSuite(atomic, .init = setup, .fini = teardown);
 
 Test(atomic, temporary_is_named_beside_the_target)
@@ -143,19 +169,13 @@ Test(atomic, unnamed_temporary_has_no_name_until_commit)
 	struct stat like, st;
 	char dest[512], buf[64];
 
-	put("x.whl", "old", 0604);
-	path_in(dest, sizeof dest, "x.whl");
-	cr_assert_eq(stat(dest, &like), 0);
-	cr_assert_eq(ps_atomic_begin(&a, dest, &like, &err), 0, "%s", err.msg);
+	begin_over(&a, 0604, dest, sizeof dest, &like);
 	cr_assert(a.unnamed, "no O_TMPFILE in %s", dir);
 	cr_assert_eq(write(a.fd, "new", 3), 3);
 	cr_assert_eq(count_like(".pycstrip-"), 0);
 	cr_assert_str_eq(ps_atomic_name(&a), dest);
 	cr_assert_eq(ps_atomic_commit(&a, &err), 0, "%s", err.msg);
-	read_back("x.whl", buf, sizeof buf);
-	cr_assert_str_eq(buf, "new");
-	cr_assert_eq(stat(dest, &st), 0);
-	cr_assert_eq(st.st_mode & 07777, 0604);
+	replaced(0604, &st);
 	cr_assert_eq(st.st_nlink, 1);
 	cr_assert_eq(count_like(".pycstrip-"), 0);
 
@@ -173,18 +193,12 @@ Test(atomic, commit_replaces_with_content_and_mode)
 	struct ps_atomic a;
 	struct ps_error err = { 0 };
 	struct stat like, st;
-	char dest[512], buf[64];
+	char dest[512];
 
-	put("x.whl", "old", 0640);
-	path_in(dest, sizeof dest, "x.whl");
-	cr_assert_eq(stat(dest, &like), 0);
-	cr_assert_eq(ps_atomic_begin(&a, dest, &like, &err), 0, "%s", err.msg);
+	begin_over(&a, 0640, dest, sizeof dest, &like);
 	cr_assert_eq(write(a.fd, "new", 3), 3);
 	cr_assert_eq(ps_atomic_commit(&a, &err), 0, "%s", err.msg);
-	read_back("x.whl", buf, sizeof buf);
-	cr_assert_str_eq(buf, "new");
-	cr_assert_eq(stat(dest, &st), 0);
-	cr_assert_eq(st.st_mode & 07777, 0640);
+	replaced(0640, &st);
 	cr_assert_eq(count_like(".pycstrip-"), 0);
 }
 
