@@ -17,6 +17,7 @@
 
 #include "archive.h"
 #include "atomic.h"
+#include "bigmem.h"
 #include "match.h"
 #include "record.h"
 #include "sha256.h"
@@ -142,9 +143,10 @@ struct ps_zip {
 	size_t cd_map_len;
 	unsigned char comment[MAX_COMMENT];
 	uint16_t comment_len;
-	struct entry *e;
+	struct entry *e;         /* ps_big_calloc(e_n, ...) */
+	size_t e_n;
 	size_t n;
-	size_t *order;           /* entry indices by offset */
+	size_t *order;           /* entry indices by offset (n + 1) */
 	char *namebuf;           /* one name and a NUL, for match.h */
 	uint32_t *table;         /* by name without "./": index + 1 */
 	size_t table_cap;
@@ -482,7 +484,7 @@ index_names(struct ps_zip *z, struct ps_error *err)
 		return ps_error_input(err, "zip: too many entries (%zu)", z->n);
 	while (cap < z->n * 2 + 2)
 		cap *= 2;
-	z->table = calloc(cap, sizeof *z->table);
+	z->table = ps_big_calloc(cap, sizeof *z->table);
 	if (z->table == NULL)
 		return ps_error_nomem(err);
 	z->table_cap = cap;
@@ -556,8 +558,8 @@ sort_entries(struct ps_zip *z, struct ps_error *err)
 	char b1[NAMEBUF], b2[NAMEBUF];
 	int rc = -1;
 
-	z->order = malloc((z->n + 1) * sizeof *z->order);
-	v = malloc((z->n + 1) * sizeof *v);
+	z->order = ps_big_calloc(z->n + 1, sizeof *z->order);
+	v = ps_big_calloc(z->n + 1, sizeof *v);
 	if (z->order == NULL || v == NULL) {
 		ps_error_nomem(err);
 		goto out;
@@ -589,7 +591,7 @@ sort_entries(struct ps_zip *z, struct ps_error *err)
 	z->prefix = z->n > 0 ? v[0].offset : z->cd_start;
 	rc = 0;
 out:
-	free(v);
+	ps_big_free(v, z->n + 1, sizeof *v);
 	return rc;
 }
 
@@ -641,9 +643,10 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 		return ps_error_input(err,
 		    "zip: central directory too small for %llu entries",
 		    (unsigned long long)count);
-	z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
+	z->e = ps_big_calloc(count ? (size_t)count : 1, sizeof *z->e);
 	if (z->e == NULL)
 		return ps_error_nomem(err);
+	z->e_n = count ? (size_t)count : 1;
 	if (map_central(z) < 0) {
 		z->cd = z->cd_buf = malloc(z->cd_size ? (size_t)z->cd_size : 1);
 		if (z->cd_buf == NULL)
@@ -893,10 +896,10 @@ ps_zip_free(struct ps_zip *z)
 	if (z->cd_map != NULL)
 		munmap(z->cd_map, z->cd_map_len);
 	free(z->cd_buf);
-	free(z->e);
-	free(z->order);
+	ps_big_free(z->e, z->e_n, sizeof *z->e);
+	ps_big_free(z->order, z->n + 1, sizeof *z->order);
 	free(z->namebuf);
-	free(z->table);
+	ps_big_free(z->table, z->table_cap, sizeof *z->table);
 	free(z->scratch);
 	free(z);
 }
@@ -2544,7 +2547,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	o.err = err;
 	o.fd = -1;
 	if (opts->mode == PS_MODE_STRIP) {
-		o.buf = malloc(COPY_BUF);
+		o.buf = ps_big_calloc(COPY_BUF, 1);
 		if (o.buf == NULL) {
 			ps_error_nomem(err);
 			goto out;
@@ -2578,7 +2581,7 @@ out:
 	}
 	if (writing)
 		ps_atomic_abort(&a);
-	free(o.buf);
+	ps_big_free(o.buf, COPY_BUF, 1);
 	free(nr.data);
 	release_wheel(&w);
 	ps_zip_free(z);

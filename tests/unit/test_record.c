@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "record.h"
