@@ -6,6 +6,19 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+/* Under AddressSanitizer every array stays on the heap, where overruns
+ * are caught (a map has no redzones, and its rounding hides them). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_MAPS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIG_MAPS 0
+#endif
+#endif
+#ifndef BIG_MAPS
+#define BIG_MAPS 1
+#endif
+
 /* The mapping's length for n * size bytes, or 0 when they are not mapped
  * (too few, or too many to count). */
 static size_t
@@ -16,7 +29,7 @@ mapped_len(size_t n, size_t size)
 	if (size != 0 && n > SIZE_MAX / size)
 		return 0;
 	len = n * size;
-	if (len < PS_BIG_MIN || len > SIZE_MAX - 2 * HUGE_PAGE)
+	if (!BIG_MAPS || len < PS_BIG_MIN || len > SIZE_MAX - 2 * HUGE_PAGE)
 		return 0;
 	return (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 }
