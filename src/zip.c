@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <libdeflate.h>
@@ -2316,6 +2318,17 @@ record_worker(void *arg)
 {
 	struct record_job *j = arg;
 	int go;
+
+	/*
+	 * Nice 5 for this thread only: while it reads RECORD the main thread
+	 * parses and matches names, the critical path, and a third thread
+	 * (the name index) wants the other core; RECORD has time to spare
+	 * until the copy reaches it.  (Median 63.0 -> 61.6 ms on the bench
+	 * wheel over 40 interleaved runs; 69.5 -> 66.8 in another 40.)
+	 * Raising one's own niceness needs no privilege; it ends with the
+	 * thread.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
 
 	record_load(j);
 	pthread_mutex_lock(&j->mu);
