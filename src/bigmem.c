@@ -40,9 +40,8 @@ ps_big_calloc(size_t n, size_t size)
 	size_t map = mapped_len(n, size);
 	unsigned char *raw, *p;
 
-	if (map == 0)
-		return size != 0 && n > SIZE_MAX / size ? NULL :
-		    calloc(n ? n : 1, size ? size : 1);
+	if (map == 0)   /* calloc() refuses an overflowing n * size too */
+		return calloc(n ? n : 1, size ? size : 1);
 	/* Aligned to a huge page, so that all of it can be one. */
 	raw = mmap(NULL, map + HUGE_PAGE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -1117,21 +1117,23 @@ def _():
     bad = bytearray(good)
     bad[z["by_name"][b"pkg-1.0.dist-info/RECORD"].offset + 30 + 1] ^= 0x20
     refused(bytes(bad), b"pkg-1.0.dist-info/RECORD", b"differ")
-    # Matching the names fails (a duplicate) while RECORD is being read.
-    with zipfile.ZipFile("dup.whl", "w", zipfile.ZIP_DEFLATED) as w:
+    def repack(path, keep=lambda name: True):
+        # good's members that keep() accepts, into a new zip at path.
+        w = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
         with zipfile.ZipFile(io.BytesIO(good)) as g:
             for info in g.infolist():
-                w.writestr(info, g.read(info))
+                if keep(info.filename):
+                    w.writestr(info, g.read(info))
+        return w
+
+    # Matching the names fails (a duplicate) while RECORD is being read.
+    with repack("dup.whl") as w:
         with __import__("warnings").catch_warnings():
             __import__("warnings").simplefilter("ignore")
             w.writestr("pkg/m00007.py", "X = 7\n")
     refused(open("dup.whl", "rb").read(), b"duplicate", b"pkg/m00007.py")
     # Nothing to remove and a RECORD that does not match: still refused.
-    with zipfile.ZipFile("clean.whl", "w", zipfile.ZIP_DEFLATED) as w:
-        with zipfile.ZipFile(io.BytesIO(good)) as g:
-            for info in g.infolist():
-                if "__pycache__" not in info.filename:
-                    w.writestr(info, g.read(info))
+    repack("clean.whl", lambda name: "__pycache__" not in name).close()
     p = pycstrip("clean.whl", ok=(3,))
     check(b"RECORD" in p.stderr and b"clean.whl" in p.stderr, p.stderr)
     # The good wheel still strips, and its RECORD is what PyPI wants.
