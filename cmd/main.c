@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "bigmem.h"
 #include "pycstrip.h"
 #include "report.h"
 #include "summary.h"
@@ -421,41 +422,6 @@ parse(struct cli *c, int argc, char **argv, const char ***excludes)
 	return -1;
 }
 
-/*
- * The heap in huge pages.  Reading a wheel's central directory and RECORD
- * fills tens of MB of fresh memory, and a first touch of a 4 KiB page costs
- * ~10 us in a virtual machine (5,000 of them were half the run on the bench
- * wheel); a 2 MiB page costs one fault.  So the main heap reserves its
- * address space up front (M_TOP_PAD: nothing is used until touched), is
- * asked for transparent huge pages (THP in "madvise" mode, the common
- * default), never shrinks (a shrunk and regrown heap would lose the advice),
- * and serves large blocks too instead of separate mappings.  Best effort:
- * where THP is off nothing changes.
- */
-#define HEAP_RESERVE (64u << 20)
-#define HUGE_PAGE (2u << 20)
-
-static void
-heap_in_huge_pages(void)
-{
-	uintptr_t start, end;
-	void *p;
-
-	if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0 ||
-	    mallopt(M_TOP_PAD, HEAP_RESERVE) == 0 ||
-	    mallopt(M_TRIM_THRESHOLD, INT_MAX) == 0 ||
-	    mallopt(M_ARENA_MAX, 1) == 0)
-		return;
-	/* Big enough to grow the heap now, by the reserve. */
-	if ((p = malloc(HUGE_PAGE)) == NULL)
-		return;
-	start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	end = (uintptr_t)sbrk(0) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (end > start)
-		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-	free(p);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -465,7 +431,7 @@ main(int argc, char **argv)
 	size_t i;
 	int rc, failed = 0;
 
-	heap_in_huge_pages();
+	ps_big_heap();
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
 		(void)setlocale(LC_CTYPE, "");
 	if (argc > 1 && strcmp(argv[1], "report") == 0)

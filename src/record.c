@@ -428,7 +428,7 @@ out:
 char *
 ps_record_render(const struct ps_record *rec, size_t *len)
 {
-	size_t i, o = 0, need = 0;
+	size_t i, need = 0;
 	char *out;
 
 	for (i = 0; i < rec->n; i++)
@@ -437,14 +437,23 @@ ps_record_render(const struct ps_record *rec, size_t *len)
 	out = malloc(need + 1);
 	if (out == NULL)
 		return NULL;
+	*len = ps_record_render_into(rec, out);
+	return out;
+}
+
+size_t
+ps_record_render_into(const struct ps_record *rec, char *buf)
+{
+	size_t i, o = 0;
+
 	for (i = 0; i < rec->n; i++) {
 		const struct ps_record_row *row = &rec->rows[i];
 
 		if (row->dropped)
 			continue;
-		memcpy(out + o, rec->text + row->start, row->end - row->start);
+		/* Rows are contiguous and in order: o <= row->start. */
+		memmove(buf + o, rec->text + row->start, row->end - row->start);
 		o += row->end - row->start;
 	}
-	*len = o;
-	return out;
+	return o;
 }

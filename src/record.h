@@ -98,4 +98,11 @@ int ps_record_check(struct ps_record *rec, const char *const *names,
  */
 char *ps_record_render(const struct ps_record *rec, size_t *len);
 
+/*
+ * As ps_record_render(), into buf, which may be rec's own text (rows only
+ * move towards its start); returns the length.  Otherwise buf needs room
+ * for the rows kept.
+ */
+size_t ps_record_render_into(const struct ps_record *rec, char *buf);
+
 #endif

@@ -75,15 +75,25 @@
 #define METHOD_STORED  0
 #define METHOD_DEFLATE 8
 
-#define COPY_BUF (1u << 20)
-/* copy_checked()'s window: one read and one write a 256 KiB piece of a
- * run of kept entries (64 KiB took 10 % longer on the bench wheel, 128 KiB
- * to 1 MiB alike); a local header that does not fit is read on its own. */
-#define CHECK_WIN (256u << 10)
+/*
+ * The output buffer, also copy_checked()'s window: one read and one write
+ * a 256 KiB piece of a run of kept entries (64 KiB took 10 % longer on the
+ * bench wheel, 128 KiB to 1 MiB alike); a local header that does not fit
+ * is read on its own.  From the heap, where it may reuse memory already
+ * touched: a fresh page is what costs in a virtual machine.
+ */
+#define COPY_BUF (256u << 10)
+#define CHECK_WIN COPY_BUF
 /* z->scratch: a local header with the longest name and extra field, then
  * room for a rebuilt extra field (the old one plus a zip64 field). */
 #define SCRATCH_X   (LOCAL_LEN + 2 * 65535 + 2)
 #define SCRATCH_LEN (SCRATCH_X + 65535 + 64)
+/*
+ * The heap a wheel uses per member, touched ahead while its directory is
+ * read: RECORD's text (a row is ~120 bytes), its parsed rows (64) and the
+ * checks' arrays (40), and the entries' order (8).
+ */
+#define WHEEL_HEAP 232
 /* A RECORD bigger than this is refused rather than read into memory. */
 #define MAX_RECORD (256u << 20)
 
@@ -154,6 +164,8 @@ struct ps_zip {
 	size_t table_cap;
 	pthread_t index_thread;  /* building table, while index_running */
 	bool index_running;
+	struct ps_big_warm warm; /* touching e and the heap ahead */
+	size_t warm_heap;        /* heap bytes to touch ahead, per entry */
 	int index_rc;            /* index_names()'s status, its error: */
 	struct ps_error index_err;
 	unsigned char *scratch;  /* LOCAL_LEN + 2 * 65535 */
@@ -555,45 +567,60 @@ cmp_offset(const void *a, const void *b)
 static int
 sort_entries(struct ps_zip *z, struct ps_error *err)
 {
-	struct by_offset *v;
-	size_t i;
+	struct by_offset *v = NULL;
+	size_t i, k;
 	char b1[NAMEBUF], b2[NAMEBUF];
 	int rc = -1;
 
 	z->order = ps_big_calloc(z->n + 1, sizeof *z->order);
-	v = ps_big_calloc(z->n + 1, sizeof *v);
-	if (z->order == NULL || v == NULL) {
+	if (z->order == NULL) {
 		ps_error_nomem(err);
 		goto out;
 	}
-	for (i = 0; i < z->n; i++) {
-		v[i].offset = z->e[i].offset;
-		v[i].index = i;
-	}
-	/* Writers put the directory in file order: sort only if not. */
-	for (i = 1; i < z->n && v[i - 1].offset < v[i].offset; i++)
+	/*
+	 * Writers put the directory in file order: then the order is the
+	 * identity, and no sorting array is touched (fresh memory is what
+	 * costs in a virtual machine: 800 KB for a wheel of 51,000 members).
+	 */
+	for (i = 1; i < z->n && z->e[i - 1].offset < z->e[i].offset; i++)
 		;
-	if (i < z->n)
+	if (i < z->n) {
+		v = ps_big_calloc(z->n + 1, sizeof *v);
+		if (v == NULL) {
+			ps_error_nomem(err);
+			goto out;
+		}
+		for (i = 0; i < z->n; i++) {
+			v[i].offset = z->e[i].offset;
+			v[i].index = i;
+		}
 		qsort(v, z->n, sizeof *v, cmp_offset);
-	for (i = 0; i < z->n; i++) {
-		struct entry *e = &z->e[v[i].index];
+		for (i = 0; i < z->n; i++)
+			z->order[i] = v[i].index;
+	} else {
+		for (i = 0; i < z->n; i++)
+			z->order[i] = i;
+	}
+	for (k = 0; k < z->n; k++) {
+		struct entry *e = &z->e[z->order[k]];
 
-		z->order[i] = v[i].index;
-		e->limit = i + 1 < z->n ? v[i + 1].offset : z->cd_start;
+		e->limit = k + 1 < z->n ? z->e[z->order[k + 1]].offset :
+		    z->cd_start;
 		if (e->limit - e->offset >= LOCAL_LEN + (uint64_t)e->name_len)
 			continue;
-		if (i + 1 < z->n)
+		if (k + 1 < z->n)
 			ps_error_input(err, "zip: entries %s and %s overlap",
-			    NAME(e, b1), NAME(&z->e[v[i + 1].index], b2));
+			    NAME(e, b1), NAME(&z->e[z->order[k + 1]], b2));
 		else
 			ps_error_input(err, "zip: entry %s runs into the central "
 			    "directory", NAME(e, b1));
 		goto out;
 	}
-	z->prefix = z->n > 0 ? v[0].offset : z->cd_start;
+	z->prefix = z->n > 0 ? z->e[z->order[0]].offset : z->cd_start;
 	rc = 0;
 out:
-	ps_big_free(v, z->n + 1, sizeof *v);
+	if (v != NULL)
+		ps_big_free(v, z->n + 1, sizeof *v);
 	return rc;
 }
 
@@ -649,6 +676,8 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 	if (z->e == NULL)
 		return ps_error_nomem(err);
 	z->e_n = count ? (size_t)count : 1;
+	ps_big_warm_start(&z->warm, z->e, z->e_n, sizeof *z->e,
+	    z->warm_heap * z->e_n);
 	if (map_central(z) < 0) {
 		z->cd = z->cd_buf = malloc(z->cd_size ? (size_t)z->cd_size : 1);
 		if (z->cd_buf == NULL)
@@ -748,10 +777,13 @@ no_z64:
 	return 0;
 }
 
-/* ps_zip_open(), leaving the name index to be waited for when !wait. */
+/*
+ * ps_zip_open(), leaving the name index to be waited for when !wait, and
+ * touching warm_heap heap bytes per entry ahead of their use.
+ */
 static int
 zip_open(struct ps_zip **zp, int fd, uint64_t size, bool wait,
-    struct ps_error *err)
+    size_t warm_heap, struct ps_error *err)
 {
 	struct ps_zip *z = calloc(1, sizeof *z);
 	unsigned char r[EOCD64_LEN];
@@ -763,6 +795,7 @@ zip_open(struct ps_zip **zp, int fd, uint64_t size, bool wait,
 		return ps_error_nomem(err);
 	z->fd = fd;
 	z->size = size;
+	z->warm_heap = warm_heap;
 	found = find_eocd(fd, size, &z->eocd, err);
 	if (found <= 0) {
 		if (found == 0)
@@ -885,7 +918,7 @@ fail:
 int
 ps_zip_open(struct ps_zip **zp, int fd, uint64_t size, struct ps_error *err)
 {
-	return zip_open(zp, fd, size, true, err);
+	return zip_open(zp, fd, size, true, 0, err);
 }
 
 void
@@ -895,6 +928,7 @@ ps_zip_free(struct ps_zip *z)
 		return;
 	if (z->index_running)
 		pthread_join(z->index_thread, NULL);
+	ps_big_warm_join(&z->warm);
 	if (z->cd_map != NULL)
 		munmap(z->cd_map, z->cd_map_len);
 	free(z->cd_buf);
@@ -2037,12 +2071,11 @@ build_record(struct ps_zip *z, struct wheel *w, struct new_record *nr,
 	 */
 	if (check_record(z, w, &w->rec, true, NULL, err) < 0)
 		return -1;
-	text = ps_record_render(&w->rec, &len);
-	if (text == NULL)
-		return ps_error_nomem(err);
+	/* Over the old text: no fresh memory for a copy of most of it. */
+	text = w->text;
+	len = ps_record_render_into(&w->rec, text);
 	ps_record_release(&w->rec);
 	w->parsed = false;
-	free(w->text);
 	w->text = NULL;
 	free(w->row_of);
 	w->row_of = NULL;
@@ -2462,15 +2495,16 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	res->bytes_before = st->st_size;
 	res->bytes_after = st->st_size;
 	res->record_updated = -1;
-	if (zip_open(&z, fd, (uint64_t)st->st_size, false, err) < 0)
+	whl = ends_with(path, strlen(path), ".whl") || (opts->output != NULL &&
+	    ends_with(opts->output, strlen(opts->output), ".whl"));
+	if (zip_open(&z, fd, (uint64_t)st->st_size, false,
+	    whl ? WHEEL_HEAP : 0, err) < 0)
 		goto out;
 	/*
 	 * RECORD is chosen by name alone, so its reading and checking
 	 * start before the names are matched; an error in choosing it is
 	 * reported after the matching's own, as the steps come in order.
 	 */
-	whl = ends_with(path, strlen(path), ".whl") || (opts->output != NULL &&
-	    ends_with(opts->output, strlen(opts->output), ".whl"));
 	found = find_record(z, path, whl, &w, &found_err);
 	if (found == 0 && w.record != SIZE_MAX)
 		record_start(&job, z, &w, &nr);
@@ -2560,7 +2594,7 @@ ps_zip_run(const struct ps_options *opts, const char *path, int fd,
 	o.err = err;
 	o.fd = -1;
 	if (opts->mode == PS_MODE_STRIP) {
-		o.buf = ps_big_calloc(COPY_BUF, 1);
+		o.buf = malloc(COPY_BUF);
 		if (o.buf == NULL) {
 			ps_error_nomem(err);
 			goto out;
@@ -2594,7 +2628,7 @@ out:
 	}
 	if (writing)
 		ps_atomic_abort(&a);
-	ps_big_free(o.buf, COPY_BUF, 1);
+	free(o.buf);
 	free(nr.data);
 	release_wheel(&w);
 	ps_zip_free(z);

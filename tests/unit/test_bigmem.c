@@ -54,3 +54,37 @@ Test(bigmem, overflowing_sizes_fail)
 	cr_expect_null(ps_big_calloc(SIZE_MAX - (1u << 20), 1));
 	ps_big_free(NULL, 10, 10);
 }
+
+/* Touching ahead changes nothing that the owner of the memory sees. */
+Test(bigmem, warming_ahead_keeps_contents)
+{
+	size_t n = (5u << 20) + 123, i;
+	unsigned char *p = ps_big_calloc(n, 1);
+	struct ps_big_warm w;
+
+	cr_assert_not_null(p);
+	p[0] = 7;
+	ps_big_warm_start(&w, p, n, 1, 1u << 20);
+	for (i = 0; i < (2u << 20); i += 4096)
+		p[i] = 1;
+	ps_big_warm_join(&w);
+	cr_expect_eq(w.running, false);
+	cr_expect_eq(p[0], 1);
+	for (i = 2u << 20; i < n; i++)
+		if (p[i] != 0)
+			break;
+	cr_expect_eq(i, n, "byte %zu changed", i);
+	ps_big_free(p, n, 1);
+}
+
+Test(bigmem, nothing_to_warm_starts_no_thread)
+{
+	struct ps_big_warm w;
+	unsigned char small[64];
+
+	ps_big_warm_start(&w, NULL, 0, 1, 0);
+	cr_expect_eq(w.running, false);
+	ps_big_warm_start(&w, small, sizeof small, 1, 0);
+	cr_expect_eq(w.running, false);
+	ps_big_warm_join(&w);
+}

@@ -23,7 +23,13 @@ render(void)
 	char *out = ps_record_render(&rec, &len);
 	char *s;
 
+	char *into = malloc(rec.len + 1);
+
 	cr_assert_not_null(out);
+	cr_assert_not_null(into);
+	cr_assert_eq(ps_record_render_into(&rec, into), len);
+	cr_assert_eq(memcmp(into, out, len), 0);
+	free(into);
 	s = strndup(out, len);
 	free(out);
 	return s;
@@ -395,5 +401,29 @@ Test(record, row_count_estimate_may_be_short_or_long)
 	cr_assert_str_eq(out, text);
 	free(out);
 	ps_record_release(&rec);
+	free(text);
+}
+
+Test(record, renders_over_its_own_text)
+{
+	const char *orig = "a.py,sha256=x,1\r\n\"b,\"\"q\".py\",,\n"
+	    "p/__pycache__/a.pyc,,\n\nc\u00e9.py,sha256=y,2";
+	char *text = strdup(orig);
+	char *want;
+	size_t len, got;
+
+	cr_assert_not_null(text);
+	cr_assert_eq(ps_record_parse(&rec, text, strlen(text), &err), 0);
+	cr_assert_eq(ps_record_drop(&rec, "a.py", 4), 1);
+	cr_assert_eq(ps_record_drop(&rec, "p/__pycache__/a.pyc", 19), 1);
+	want = ps_record_render(&rec, &len);
+	cr_assert_not_null(want);
+	got = ps_record_render_into(&rec, text);
+	ps_record_release(&rec);
+	cr_assert_eq(got, len);
+	cr_assert_eq(memcmp(text, want, len), 0);
+	cr_assert_eq(memcmp(text, "\"b,\"\"q\".py\",,\n\nc\u00e9.py,sha256=y,2",
+	    len), 0);
+	free(want);
 	free(text);
 }
