@@ -25,7 +25,8 @@ struct member {
 };
 
 struct built {
-	unsigned char buf[1 << 18];
+	unsigned char buf[4 << 20];   /* members past the 1 MiB copy buffer */
+	size_t dirty;                 /* bytes of buf ever written */
 	size_t len;
 	size_t local[8];  /* offset of each local header */
 	size_t central[8];
@@ -61,7 +62,11 @@ build(struct built *b, const char *prefix, const struct member *m, size_t n,
 	unsigned char *p = b->buf;
 	size_t o = 0, i;
 
-	memset(b, 0, sizeof *b);
+	/* Only what an earlier build wrote: buf is large. */
+	memset(b->buf, 0, b->dirty);
+	memset(b->local, 0, sizeof b->local);
+	memset(b->central, 0, sizeof b->central);
+	b->len = b->cd = b->eocd = 0;
 	if (prefix != NULL) {
 		memcpy(p, prefix, strlen(prefix));
 		o = strlen(prefix);
@@ -71,6 +76,8 @@ build(struct built *b, const char *prefix, const struct member *m, size_t n,
 		uint32_t crc = (uint32_t)crc32(0, (const Bytef *)m[i].data,
 		    (uInt)dl);
 
+		cr_assert_lt(o + m[i].gap + 30 + nl + m[i].lextra + dl + 16 +
+		    (n - i) * (46 + 65536) + 65536, sizeof b->buf);
 		memset(p + o, 0x5a, m[i].gap);
 		o += m[i].gap;
 		b->local[i] = o;
@@ -133,6 +140,9 @@ build(struct built *b, const char *prefix, const struct member *m, size_t n,
 		o += strlen(comment);
 	}
 	b->len = o;
+	/* (With room for what a test appends after building.) */
+	if (b->dirty < o + 65536)
+		b->dirty = o + 65536 < sizeof b->buf ? o + 65536 : sizeof b->buf;
 }
 
 static int
@@ -811,6 +821,45 @@ Test(zip, members_larger_than_the_copy_window,
 	for (i = 1; i < 5; i++)
 		in[i] = out[i - 1];
 	build(&b, NULL, in, 5, NULL);
+	expect_stripped_to(&b, &want);
+}
+
+/* The same past the 1 MiB buffer that the copy gathers members in. */
+Test(zip, members_larger_than_the_copy_buffer,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	static char d0[(1u << 20) - 30 - 8 - 10 + 1], d2[(2u << 20) + 17];
+	static char name[2001];
+	static struct member in[6], out[5];
+	static struct built b, want;
+	size_t i;
+
+	memset(d0, 'a', sizeof d0 - 1);
+	for (i = 0; i + 1 < sizeof d2; i++)
+		d2[i] = (char)('a' + i % 23);
+	memset(name, 'n', sizeof name - 1);
+	in[0] = (struct member){ "pkg/a.py", d0, false, 0, 0 };
+	in[1] = (struct member){ "pkg/b.py", "B = 2\n", false, 0, 0 };
+	in[2] = (struct member){ "pkg/c.dat", d2, false, 0, 0 };
+	in[3] = (struct member){ name, "long header", false, 64000, 0 };
+	in[4] = (struct member){ "pkg/d.py", "D = 4\n", false, 0, 5 };
+	in[5] = (struct member){ "pkg/__pycache__/a.cpython-311.pyc",
+	    "bytecode", false, 0, 0 };
+	for (i = 0; i < 5; i++)
+		out[i] = in[i];
+	out[4].gap = 0;
+	build(&b, NULL, in, 6, NULL);
+	build(&want, NULL, out, 5, NULL);
+	cr_assert_lt(b.local[1], 1u << 20);
+	cr_assert_gt(b.local[1] + 30 + 8, 1u << 20);
+	expect_stripped_to(&b, &want);
+	/* With a shebang first, and the bytecode before the rest. */
+	in[0] = in[5];
+	for (i = 1; i < 6; i++)
+		in[i] = out[i - 1];
+	in[5].gap = 9;
+	build(&b, "#!/usr/bin/python3\n", in, 6, "c");
+	build(&want, "#!/usr/bin/python3\n", out, 5, "c");
 	expect_stripped_to(&b, &want);
 }
 
