@@ -788,55 +788,26 @@ Test(zip, bytes_between_kept_members_are_left_out,
 	expect_stripped_to(&b, &want);
 }
 
-Test(zip, members_larger_than_the_copy_window,
-    .init = strip_setup, .fini = strip_teardown)
+/*
+ * Members and headers across the copy's buffer of win bytes: the second
+ * header straddles it, the third member (big bytes) spans several, the
+ * fourth header is over 64 KiB long, and junk lies before the fifth.
+ */
+static void
+members_across(size_t win, size_t big)
 {
-	/* The second header straddles the first 64 KiB; the third member
-	 * spans several windows; the fourth header is over 64 KiB long. */
-	static char d0[65536 - 30 - 8 - 10 + 1], d2[100001], name[2001];
-	static struct member in[5], out[4];
-	static struct built b, want;
-	size_t i;
-
-	memset(d0, 'a', sizeof d0 - 1);
-	for (i = 0; i + 1 < sizeof d2; i++)
-		d2[i] = (char)('a' + i % 23);
-	memset(name, 'n', sizeof name - 1);
-	in[0] = (struct member){ "pkg/a.py", d0, false, 0, 0 };
-	in[1] = (struct member){ "pkg/b.py", "B = 2\n", false, 0, 0 };
-	in[2] = (struct member){ "pkg/c.dat", d2, false, 0, 0 };
-	in[3] = (struct member){ name, "long header", false, 64000, 0 };
-	in[4] = (struct member){ "pkg/__pycache__/a.cpython-311.pyc",
-	    "bytecode", false, 0, 0 };
-	for (i = 0; i < 4; i++)
-		out[i] = in[i];
-	build(&b, NULL, in, 5, NULL);
-	build(&want, NULL, out, 4, NULL);
-	cr_assert_lt(b.local[1], 65536);
-	cr_assert_gt(b.local[1] + 30 + 8, 65536);
-	expect_stripped_to(&b, &want);
-	/* And with the bytecode first, so that nothing starts at 0. */
-	in[0] = (struct member){ "pkg/__pycache__/a.cpython-311.pyc",
-	    "bytecode", false, 0, 0 };
-	for (i = 1; i < 5; i++)
-		in[i] = out[i - 1];
-	build(&b, NULL, in, 5, NULL);
-	expect_stripped_to(&b, &want);
-}
-
-/* The same past the 1 MiB buffer that the copy gathers members in. */
-Test(zip, members_larger_than_the_copy_buffer,
-    .init = strip_setup, .fini = strip_teardown)
-{
-	static char d0[(1u << 20) - 30 - 8 - 10 + 1], d2[(2u << 20) + 17];
+	size_t l0 = win - 30 - 8 - 10, i;
+	char *d0 = malloc(l0 + 1), *d2 = malloc(big + 1);
 	static char name[2001];
 	static struct member in[6], out[5];
 	static struct built b, want;
-	size_t i;
 
-	memset(d0, 'a', sizeof d0 - 1);
-	for (i = 0; i + 1 < sizeof d2; i++)
+	cr_assert(d0 != NULL && d2 != NULL);
+	memset(d0, 'a', l0);
+	d0[l0] = '\0';
+	for (i = 0; i < big; i++)
 		d2[i] = (char)('a' + i % 23);
+	d2[big] = '\0';
 	memset(name, 'n', sizeof name - 1);
 	in[0] = (struct member){ "pkg/a.py", d0, false, 0, 0 };
 	in[1] = (struct member){ "pkg/b.py", "B = 2\n", false, 0, 0 };
@@ -850,10 +821,11 @@ Test(zip, members_larger_than_the_copy_buffer,
 	out[4].gap = 0;
 	build(&b, NULL, in, 6, NULL);
 	build(&want, NULL, out, 5, NULL);
-	cr_assert_lt(b.local[1], 1u << 20);
-	cr_assert_gt(b.local[1] + 30 + 8, 1u << 20);
+	cr_assert_lt(b.local[1], win);
+	cr_assert_gt(b.local[1] + 30 + 8, win);
 	expect_stripped_to(&b, &want);
-	/* With a shebang first, and the bytecode before the rest. */
+	/* With a shebang first and the bytecode before the rest, so that
+	 * nothing starts at 0. */
 	in[0] = in[5];
 	for (i = 1; i < 6; i++)
 		in[i] = out[i - 1];
@@ -861,6 +833,21 @@ Test(zip, members_larger_than_the_copy_buffer,
 	build(&b, "#!/usr/bin/python3\n", in, 6, "c");
 	build(&want, "#!/usr/bin/python3\n", out, 5, "c");
 	expect_stripped_to(&b, &want);
+	free(d0);
+	free(d2);
+}
+
+Test(zip, members_larger_than_a_64k_window,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	members_across(65536, 100000);
+}
+
+/* The buffer that the copy gathers members in is 1 MiB. */
+Test(zip, members_larger_than_the_copy_buffer,
+    .init = strip_setup, .fini = strip_teardown)
+{
+	members_across(1u << 20, (2u << 20) + 16);
 }
 
 /*
