@@ -123,8 +123,20 @@ populate(void *p, size_t len)
 	uintptr_t b = ((uintptr_t)p + len) & ~(uintptr_t)4095;
 
 #ifdef MADV_POPULATE_WRITE
-	if (b > a)
-		(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+	/*
+	 * A huge page at a time: populating holds the address space's lock,
+	 * which the other threads' mmap() (a thread's stack, a mapped
+	 * file) must wait for; a fresh huge page can take 4 ms to come.
+	 */
+	while (a < b) {
+		uintptr_t next = (a + HUGE_PAGE) & ~(uintptr_t)(HUGE_PAGE - 1);
+
+		if (next > b)
+			next = b;
+		if (madvise((void *)a, next - a, MADV_POPULATE_WRITE) < 0)
+			break;
+		a = next;
+	}
 #else
 	(void)a;
 	(void)b;

@@ -670,12 +670,6 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 		return ps_error_input(err,
 		    "zip: central directory too small for %llu entries",
 		    (unsigned long long)count);
-	z->e = ps_big_calloc(count ? (size_t)count : 1, sizeof *z->e);
-	if (z->e == NULL)
-		return ps_error_nomem(err);
-	z->e_n = count ? (size_t)count : 1;
-	ps_big_warm_start(&z->warm, z->e, z->e_n, sizeof *z->e,
-	    z->warm_heap * z->e_n);
 	if (map_central(z) < 0) {
 		z->cd = z->cd_buf = malloc(z->cd_size ? (size_t)z->cd_size : 1);
 		if (z->cd_buf == NULL)
@@ -684,6 +678,13 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 		    z->cd_start, err) < 0)
 			return -1;
 	}
+	z->e = ps_big_calloc(count ? (size_t)count : 1, sizeof *z->e);
+	if (z->e == NULL)
+		return ps_error_nomem(err);
+	z->e_n = count ? (size_t)count : 1;
+	/* After the mapping: populating would hold mmap() up. */
+	ps_big_warm_start(&z->warm, z->e, z->e_n, sizeof *z->e,
+	    z->warm_heap * z->e_n);
 	z->n = (size_t)count;
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
