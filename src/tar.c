@@ -1274,7 +1274,10 @@ member(struct tar *t, struct archive_entry *e, int64_t pos)
  * Both readers give the same members, names and spans (test_tar.c and
  * tests/e2e/tar.py compare them).
  */
-#define FSCAN_READ 4096    /* bytes read at a header */
+/* Bytes read at a header: the next headers of small members come with
+ * it (the bench tar in place, 20 interleaved runs: 4 KiB 210 ms, 16 KiB
+ * 190 ms, 64 KiB 195 ms). */
+#define FSCAN_READ 16384
 
 struct fmember {
 	int64_t pos;          /* where its span starts (first extra header) */
