@@ -158,6 +158,7 @@ warm_main(void *arg)
 	 * arena).  Populating it changes no byte in it and allocates
 	 * nothing, so the threads it works for are not pushed elsewhere.
 	 */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
 	if (w->heap > 0) {
 		struct mallinfo2 mi = mallinfo2();
 		uintptr_t brk = (uintptr_t)sbrk(0);
@@ -166,6 +167,7 @@ warm_main(void *arg)
 			populate((void *)(brk - mi.keepcost), mi.keepcost <
 			    w->heap ? mi.keepcost : w->heap);
 	}
+#endif
 	return NULL;
 }
 
