@@ -163,7 +163,6 @@ struct ps_zip {
 	pthread_t index_thread;  /* building table, while index_running */
 	bool index_running;
 	struct ps_big_warm warm; /* touching e and the heap ahead */
-	size_t warm_heap;        /* heap bytes to touch ahead, per entry */
 	int index_rc;            /* index_names()'s status, its error: */
 	struct ps_error index_err;
 	unsigned char *scratch;  /* LOCAL_LEN + 2 * 65535 */
@@ -617,8 +616,7 @@ sort_entries(struct ps_zip *z, struct ps_error *err)
 	z->prefix = z->n > 0 ? z->e[z->order[0]].offset : z->cd_start;
 	rc = 0;
 out:
-	if (v != NULL)
-		ps_big_free(v, z->n + 1, sizeof *v);
+	ps_big_free(v, z->n + 1, sizeof *v);
 	return rc;
 }
 
@@ -659,10 +657,13 @@ map_central(struct ps_zip *z)
 	return z->cd != NULL ? 0 : -1;
 }
 
-/* Reads and checks the central directory (APPNOTE 4.3.12). */
+/*
+ * Reads and checks the central directory (APPNOTE 4.3.12), touching
+ * warm_heap heap bytes per entry ahead of their use meanwhile.
+ */
 static int
 read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
-    struct ps_error *err)
+    size_t warm_heap, struct ps_error *err)
 {
 	size_t off = 0, i;
 
@@ -684,7 +685,7 @@ read_central(struct ps_zip *z, uint64_t count, uint64_t delta,
 	z->e_n = count ? (size_t)count : 1;
 	/* After the mapping: populating would hold mmap() up. */
 	ps_big_warm_start(&z->warm, z->e, z->e_n, sizeof *z->e,
-	    z->warm_heap * z->e_n);
+	    warm_heap * z->e_n);
 	z->n = (size_t)count;
 	for (i = 0; i < z->n; i++) {
 		struct entry *e = &z->e[i];
@@ -794,7 +795,6 @@ zip_open(struct ps_zip **zp, int fd, uint64_t size, bool wait,
 		return ps_error_nomem(err);
 	z->fd = fd;
 	z->size = size;
-	z->warm_heap = warm_heap;
 	found = find_eocd(fd, size, &z->eocd, err);
 	if (found <= 0) {
 		if (found == 0)
@@ -888,7 +888,7 @@ zip_open(struct ps_zip **zp, int fd, uint64_t size, bool wait,
 		    "place");
 		goto fail;
 	}
-	if (read_central(z, count, delta, err) < 0)
+	if (read_central(z, count, delta, warm_heap, err) < 0)
 		goto fail;
 	z->index_running = pthread_create(&z->index_thread, NULL, index_main,
 	    z) == 0;
@@ -1511,12 +1511,10 @@ read_to(struct out *o, uint64_t *rend, uint64_t *bufin, uint64_t want,
 static int
 drop_tail(struct out *o, uint64_t *rend, uint64_t *bufin, uint64_t end)
 {
-	uint64_t d = *rend - end;
-
-	if (*rend < end || end < *bufin || d > o->fill)
+	if (*rend < end || end < *bufin || *rend - end > o->fill)
 		return ps_error_input(o->err, "zip: entries out of order");
-	o->fill -= (size_t)d;
-	o->pos -= d;
+	o->fill -= (size_t)(*rend - end);
+	o->pos -= *rend - end;
 	*rend = end;
 	return 0;
 }
